@@ -1,0 +1,3 @@
+from openapiopenai.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""The synchronous driver: audio in, Realtime server events out, no server needed.
+
+It runs the very same :class:`~openapiopenai.protocol.session.Session` the server runs and
+scores its frames inline, so a file gives exactly the events a client streaming it would
+receive. Used by ``openapiopenai detect``, the evaluation harness and the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from openapiopenai.audio.formats import PCM16_24K, AudioFormat
+from openapiopenai.models import RealtimeModel
+from openapiopenai.protocol.ids import IdFactory
+from openapiopenai.protocol.session import Session, SessionLimits
+from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
+from openapiopenai.vad.base import SpeechModel
+from openapiopenai.vad.registry import load_model
+
+#: bytes per append when feeding whole files (the events do not depend on it)
+DEFAULT_CHUNK_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One turn as speech boundaries (seconds): padding and the silence window removed."""
+
+    start_s: float
+    end_s: float
+
+
+class Detector:
+    """Turn detection as a library: ``feed`` audio bytes, get Realtime server events.
+
+    >>> detector = Detector()                       # Silero, Realtime defaults, audio/pcm 24 kHz
+    >>> events = detector.feed(pcm16_bytes)         # doctest: +SKIP
+    >>> events += detector.flush()                  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: TurnDetectionConfig | None = None,
+        *,
+        model: str | SpeechModel = "auto",
+        input_format: AudioFormat = PCM16_24K,
+        ids: IdFactory | None = None,
+    ) -> None:
+        self.model = load_model(model) if isinstance(model, str) else model
+        self.config = config or TurnDetectionConfig()
+        self.input_format = input_format
+        unlimited = SessionLimits(max_buffer_bytes=2**62, max_retained_audio_bytes=0)
+        self.session = Session(
+            self.model, ids=ids or IdFactory(seed=0), turn_detection=self.config, limits=unlimited, record_turns=True
+        )
+        self.session.start()
+        if input_format != PCM16_24K:
+            wire = {"type": input_format.ga_type}
+            self.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": wire}}}})
+        self.session.drain_events()  # session.created / session.updated: not turn events
+
+    def send(self, event: dict[str, object]) -> list[RealtimeModel]:
+        """Send one client event (as the wire would carry it) and run scoring to completion."""
+        self.session.receive_text(json.dumps(event))
+        while (request := self.session.frames_to_score()) is not None:
+            scores = self.model.score(request.frames, [request.state], request.sample_rate)
+            self.session.receive_scores(scores)
+        return self.session.drain_events()
+
+    def feed(self, audio: bytes) -> list[RealtimeModel]:
+        """Append raw audio in the input format; returns the events it caused."""
+        return self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")})
+
+    def flush(self) -> list[RealtimeModel]:
+        """End of input: close a turn in progress (``speech_stopped`` + commit)."""
+        self.session.finish_turn()
+        return self.session.drain_events()
+
+    def segments(self) -> list[Segment]:
+        """The turns so far as speech segments (seconds on the input timeline)."""
+        return segments_from_turns(self.session.turn_log, self.input_format.sample_rate)
+
+
+def chunked(data: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def detect_bytes(
+    audio: bytes,
+    config: TurnDetectionConfig | None = None,
+    *,
+    model: str | SpeechModel = "auto",
+    input_format: AudioFormat = PCM16_24K,
+    chunk_ms: int = DEFAULT_CHUNK_MS,
+) -> list[RealtimeModel]:
+    """All turn events for ``audio`` (raw bytes in ``input_format``), as a client would get them."""
+    detector = Detector(config, model=model, input_format=input_format)
+    events: list[RealtimeModel] = []
+    for chunk in chunked(audio, max(1, chunk_ms * input_format.bytes_per_ms)):
+        events += detector.feed(chunk)
+    return events + detector.flush()
+
+
+def segments_from_turns(turns: Iterable[TurnEvent], sample_rate: int) -> list[Segment]:
+    """Speech boundaries (``evaluation.md``): onset of the first speech frame to the end of the
+    last one, without the prefix padding and the silence window."""
+    segments: list[Segment] = []
+    onset: int | None = None
+    for turn in turns:
+        if isinstance(turn, SpeechStarted):
+            onset = turn.onset
+        elif isinstance(turn, SpeechStopped) and onset is not None:
+            segments.append(Segment(onset / sample_rate, turn.speech_end / sample_rate))
+            onset = None
+    return segments
+
+
+def read_audio(path: str | Path, sample_rate: int) -> npt.NDArray[np.float32]:
+    """Any file soundfile reads (wav/flac/ogg, any rate), as mono float32 at ``sample_rate``."""
+    import soundfile
+    import soxr
+
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    mono = data.mean(axis=1, dtype=np.float32)
+    if rate != sample_rate:
+        mono = soxr.resample(mono, rate, sample_rate).astype(np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32)

@@ -1,0 +1,49 @@
+"""The uncommitted input audio, addressed by positions on the session timeline."""
+
+from __future__ import annotations
+
+
+class AudioBuffer:
+    """Raw input bytes not yet committed.
+
+    Positions are whole samples since the session began. A trailing partial sample (an odd
+    byte of PCM16) stays here until the next append completes it; it is never dropped.
+    """
+
+    def __init__(self, bytes_per_sample: int, start: int = 0) -> None:
+        self.bytes_per_sample = bytes_per_sample
+        self.start = start
+        self._data = bytearray()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def end(self) -> int:
+        """One past the last whole sample in the buffer."""
+        return self.start + len(self._data) // self.bytes_per_sample
+
+    @property
+    def samples(self) -> int:
+        return self.end - self.start
+
+    def append(self, data: bytes) -> None:
+        self._data += data
+
+    def take(self, until: int) -> bytes:
+        """Remove and return the audio in ``[start, until)``."""
+        until = max(self.start, min(until, self.end))
+        cut = (until - self.start) * self.bytes_per_sample
+        taken = bytes(self._data[:cut])
+        del self._data[:cut]
+        self.start = until
+        return taken
+
+    def take_all(self) -> bytes:
+        return self.take(self.end)
+
+    @property
+    def partial(self) -> bytes:
+        """The incomplete trailing sample, if any."""
+        rest = len(self._data) % self.bytes_per_sample
+        return bytes(self._data[len(self._data) - rest :]) if rest else b""

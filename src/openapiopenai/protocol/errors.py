@@ -1,0 +1,98 @@
+"""The one table of Realtime ``error`` codes this server emits, and their messages.
+
+Codes and wording follow what the live API sends where it is known (see the protocol
+reference, section 6.1); the rest are ours and named in the same style.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openapiopenai.exceptions import ProtocolError
+
+INVALID_JSON = "invalid_json"
+INVALID_EVENT = "invalid_event"
+INVALID_VALUE = "invalid_value"
+INVALID_TYPE = "invalid_type"
+UNKNOWN_PARAMETER = "unknown_parameter"
+MISSING_REQUIRED_PARAMETER = "missing_required_parameter"
+COMMIT_EMPTY = "input_audio_buffer_commit_empty"
+BUFFER_FULL = "input_audio_buffer_full"
+MESSAGE_TOO_LARGE = "message_too_large"
+UNSUPPORTED = "unsupported_feature"
+ITEM_NOT_FOUND = "item_not_found"
+FORMAT_CHANGE_WITH_AUDIO = "input_audio_format_change_with_buffered_audio"
+
+#: pydantic error type -> Realtime error code
+_PYDANTIC_CODES = {
+    "missing": MISSING_REQUIRED_PARAMETER,
+    "extra_forbidden": UNKNOWN_PARAMETER,
+    "literal_error": INVALID_VALUE,
+    "union_tag_invalid": INVALID_VALUE,
+    "enum": INVALID_VALUE,
+    "greater_than": INVALID_VALUE,
+    "greater_than_equal": INVALID_VALUE,
+    "less_than": INVALID_VALUE,
+    "less_than_equal": INVALID_VALUE,
+    "string_too_long": INVALID_VALUE,
+}
+
+#: Discriminator values pydantic puts into error locations; they are not wire keys.
+_LOC_TAGS = frozenset(
+    {"realtime", "transcription", "server_vad", "semantic_vad", "audio/pcm", "audio/pcmu", "audio/pcma"}
+)
+
+
+def bad_json(detail: str) -> ProtocolError:
+    return ProtocolError(f"Invalid event: failed to parse JSON value. {detail}", code=INVALID_JSON)
+
+
+def binary_frame() -> ProtocolError:
+    return ProtocolError(
+        "Expected a text WebSocket message; binary frames are not supported.", code=INVALID_EVENT
+    )
+
+
+def message_too_large(size: int, limit: int) -> ProtocolError:
+    return ProtocolError(
+        f"Message of {size} bytes exceeds the limit of {limit} bytes; it was discarded.",
+        code=MESSAGE_TOO_LARGE,
+    )
+
+
+def unsupported(what: str, param: str | None = None, event_id: str | None = None) -> ProtocolError:
+    return ProtocolError(
+        f"{what} is not supported by this server (openapiopenai provides input audio and turn "
+        "detection only).",
+        code=UNSUPPORTED,
+        param=param,
+        event_id=event_id,
+    )
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """pydantic location -> the Realtime API's dotted ``param`` (``session.audio.input.format.rate``)."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part in _LOC_TAGS or "[" in part:
+            continue
+        else:
+            parts.append(("." if parts else "") + part)
+    return "".join(parts)
+
+
+def from_validation_errors(errors: list[Any], event_id: str | None, prefix: str = "") -> ProtocolError:
+    """The first pydantic error as a Realtime error, worded like the live API's."""
+    first = errors[0]
+    param = dotted((*((prefix,) if prefix else ()), *first["loc"]))
+    kind = first["type"]
+    code = _PYDANTIC_CODES.get(kind, INVALID_TYPE if kind.endswith("_type") else INVALID_VALUE)
+    if code == MISSING_REQUIRED_PARAMETER:
+        message = f"Missing required parameter: '{param}'."
+    elif code == UNKNOWN_PARAMETER:
+        message = f"Unknown parameter: '{param}'."
+    else:
+        message = f"Invalid value for '{param}': {first['msg']}."
+    return ProtocolError(message, code=code, param=param or None, event_id=event_id)

@@ -1,0 +1,482 @@
+"""One Realtime session as a pure state machine: client text in, server events out.
+
+Theory of operation
+-------------------
+The Session never touches a socket, a clock or the neural net. The shell (the WebSocket
+server, or the offline driver) calls::
+
+    session.receive_text(frame)          # a client event, as text
+    req = session.frames_to_score()      # audio frames ready for the speech model, or None
+    session.receive_scores(model(req))   # their probabilities
+    session.events_to_send()             # server events, in order
+
+Inference is I/O here, which is what lets the server batch the frames of every session into
+one model call and lets tests replay scripted probabilities.
+
+Ordering. Client events are handled strictly in arrival order. Appends only add audio, so
+they are handled at once even while earlier frames await their scores; any other event
+(commit, clear, update, ...) waits until every frame before it has been scored, so its effect
+lands at the same place on the timeline as it would if scoring were instantaneous. That
+makes the event stream independent of scheduling: the server over a network and the
+offline driver produce the same events for the same client messages.
+
+Timeline. Positions are whole samples of input audio appended since the session began (at
+the input format's rate); wire milliseconds are made in one place (``_ms``). Commits and
+clears never move the timeline back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pydantic
+
+from openapiopenai.audio.formats import AudioFormat
+from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
+from openapiopenai.exceptions import AudioFormatError, ProtocolError
+from openapiopenai.models import RealtimeModel
+from openapiopenai.models.unions import UnknownEventTypeError, parse_beta_client_event, parse_client_event
+from openapiopenai.protocol import errors, events
+from openapiopenai.protocol.buffer import AudioBuffer
+from openapiopenai.protocol.config import Dialect, InputConfig, SessionKind
+from openapiopenai.protocol.conversation import Conversation, Item
+from openapiopenai.protocol.dialects import BetaDialect, GaDialect
+from openapiopenai.protocol.ids import IdFactory
+from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.turns.detector import IdleTimeout, SpeechStarted, SpeechStopped, TurnDetector, TurnEvent
+from openapiopenai.turns.timeline import samples_to_ms
+from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState
+
+MIN_COMMIT_MS = 100
+SESSION_LIFETIME_S = 3600
+
+GA_CLIENT_TYPES = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "response.create",
+    "response.cancel",
+    "output_audio_buffer.clear",
+)
+BETA_CLIENT_TYPES = (*GA_CLIENT_TYPES, "transcription_session.update")
+APPEND = "input_audio_buffer.append"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """Per-session bounds; the server's settings fill these in."""
+
+    #: uncommitted audio a client may hold in the buffer
+    max_buffer_bytes: int = 32 * 1024 * 1024
+    #: the soft cap on one client message, reported in ``message_too_large`` errors
+    max_message_bytes: int = 22 * 1024 * 1024
+    #: audio of past items kept for ``conversation.item.retrieve``
+    max_retained_audio_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRequest:
+    """Frames of one stream to score, in order, with that stream's model state."""
+
+    frames: FloatArray
+    state: StreamState
+    sample_rate: int
+
+
+class Session:
+    def __init__(
+        self,
+        speech_model: SpeechModel,
+        *,
+        ids: IdFactory | None = None,
+        dialect: Dialect = "ga",
+        intent: SessionKind = "realtime",
+        model_name: str | None = None,
+        turn_detection: TurnDetectionConfig | None = None,
+        limits: SessionLimits | None = None,
+        created_at: int = 0,
+        record_turns: bool = False,
+    ) -> None:
+        self._model = speech_model
+        self._ids = ids or IdFactory()
+        self._dialect = BetaDialect() if dialect == "beta" else GaDialect()
+        self.kind: SessionKind = intent
+        self.model_name = model_name
+        self.limits = limits or SessionLimits()
+        self.id = self._ids.session()
+        self._expires_at = created_at + SESSION_LIFETIME_S
+        self._default_td = turn_detection or TurnDetectionConfig()
+        self.config = InputConfig(turn_detection=self._default_td)
+        self._echo: dict[str, Any] = {}
+        self._outbox: list[RealtimeModel] = []
+        self._inbox: deque[tuple[str, dict[str, Any]]] = deque()
+        self._conversation = Conversation(self.limits.max_retained_audio_bytes)
+        self._pending_item: str | None = None
+        self._unscored: list[FloatArray] = []
+        self._in_flight = 0
+        self._ms_base = 0  # wire ms of timeline sample 0 of the current format
+        self._total_bytes = 0
+        #: the detector's own events (exact onsets and speech ends), kept when ``record_turns``
+        self.turn_log: list[TurnEvent] = []
+        self._record_turns = record_turns
+        self._setup_audio(self.config.format)
+
+    # ------------------------------------------------------------------ shell API
+
+    def start(self) -> None:
+        self._emit(events.session_created(self._ids, self._dialect, self._session_object()))
+        if self._dialect.name == "beta":
+            self._emit(events.conversation_created(self._ids))
+
+    def receive_text(self, text: str) -> None:
+        try:
+            event = self._decode(text)
+        except ProtocolError as exc:
+            if self._blocked():
+                self._inbox.append(("", {"__error__": exc}))
+            else:
+                self._error(exc)
+            return
+        self._inbox.append((event["type"], event))
+        self._drain()
+
+    def receive_bytes(self, data: bytes) -> None:
+        self._error_in_order(errors.binary_frame())
+
+    def receive_oversized(self, size: int) -> None:
+        self._error_in_order(errors.message_too_large(size, self.limits.max_message_bytes))
+
+    def frames_to_score(self) -> ScoreRequest | None:
+        if self._in_flight or not self._unscored:
+            return None
+        frames = self._unscored[0] if len(self._unscored) == 1 else np.concatenate(self._unscored)
+        self._unscored.clear()
+        self._in_flight = len(frames)
+        self._scoring = frames
+        return ScoreRequest(frames=frames, state=self._stream_state, sample_rate=self._model_rate)
+
+    def receive_scores(self, probabilities: FloatArray) -> None:
+        if len(probabilities) != self._in_flight:
+            raise ValueError(f"expected {self._in_flight} scores, got {len(probabilities)}")
+        frames, self._in_flight = self._scoring, 0
+        td = self.config.turn_detection
+        levels = frame_levels_dbfs(frames) if td is not None and td.min_level_dbfs is not None else None
+        for i, p in enumerate(probabilities.tolist()):
+            for turn_event in self._detector.push(p, None if levels is None else float(levels[i])):
+                self._on_turn_event(turn_event)
+        self._drain()
+
+    def drain_events(self) -> list[RealtimeModel]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def events_to_send(self) -> list[str]:
+        return [event.to_json() for event in self.drain_events()]
+
+    @property
+    def turn_in_progress(self) -> bool:
+        return self._pending_item is not None
+
+    @property
+    def audio_position_ms(self) -> int:
+        """Wire milliseconds of all whole samples appended so far."""
+        return self._ms(self._buffer.end)
+
+    def finish_turn(self) -> None:
+        """Close a turn in progress now (end of input, server shutdown): ``speech_stopped``
+        at the last speech plus as much of the silence window as was heard, then the commit."""
+        for turn_event in self._detector.finish():
+            self._on_turn_event(turn_event)
+
+    # ------------------------------------------------------------------ decoding
+
+    def _decode(self, text: str) -> dict[str, Any]:
+        try:
+            event = json.loads(text)
+        except ValueError as exc:
+            raise errors.bad_json(str(exc)) from None
+        if not isinstance(event, dict):
+            raise ProtocolError("An event must be a JSON object.", code=errors.INVALID_EVENT)
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        kind = event.get("type")
+        if kind is None:
+            raise ProtocolError("The 'type' field is missing.", code=errors.INVALID_EVENT, event_id=event_id)
+        supported = BETA_CLIENT_TYPES if self._dialect.name == "beta" else GA_CLIENT_TYPES
+        if kind not in supported:
+            listed = ", ".join(f"'{t}'" for t in supported[:-1])
+            raise ProtocolError(
+                f"Invalid value: '{kind}'. Supported values are: {listed} and '{supported[-1]}'.",
+                code=errors.INVALID_VALUE,
+                param="type",
+                event_id=event_id,
+            )
+        return event
+
+    def _validated(self, event: dict[str, Any]) -> Any:
+        """The client event as a model; pydantic's complaint becomes a Realtime error."""
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        parse = parse_beta_client_event if self._dialect.name == "beta" else parse_client_event
+        try:
+            return parse(event)
+        except pydantic.ValidationError as exc:
+            raise errors.from_validation_errors(exc.errors(), event_id) from None
+        except UnknownEventTypeError as exc:  # unreachable after _decode's check; kept for safety
+            raise ProtocolError(str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id) from None
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _blocked(self) -> bool:
+        return bool(self._unscored or self._in_flight)
+
+    def _error_in_order(self, exc: ProtocolError) -> None:
+        if self._blocked() or self._inbox:
+            self._inbox.append(("", {"__error__": exc}))
+            self._drain()
+        else:
+            self._error(exc)
+
+    def _drain(self) -> None:
+        while self._inbox:
+            kind, event = self._inbox[0]
+            if kind != APPEND and self._blocked():
+                return
+            self._inbox.popleft()
+            try:
+                if "__error__" in event:
+                    raise event["__error__"]
+                self._handle(kind, event)
+            except ProtocolError as exc:
+                self._error(exc)
+
+    def _handle(self, kind: str, event: dict[str, Any]) -> None:
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        if kind == APPEND:
+            self._append(event, event_id)
+            return
+        parsed = self._validated(event)
+        if kind in ("session.update", "transcription_session.update"):
+            self._update(parsed.session.model_dump(mode="json", exclude_unset=True), event_id, kind)
+        elif kind == "input_audio_buffer.commit":
+            self._manual_commit(event_id)
+        elif kind == "input_audio_buffer.clear":
+            self._buffer.take_all()
+            self._pending_item = None
+            self._restart_detection()
+            self._emit(events.cleared(self._ids))
+        elif kind == "conversation.item.create":
+            self._create_item(parsed, event_id)
+        elif kind == "conversation.item.delete":
+            if not self._conversation.delete(parsed.item_id):
+                raise self._no_item(parsed.item_id, event_id)
+            self._emit(events.item_deleted(self._ids, parsed.item_id))
+        elif kind == "conversation.item.retrieve":
+            record = self._conversation.get(parsed.item_id)
+            if record is None:
+                raise self._no_item(parsed.item_id, event_id)
+            self._emit(events.item_retrieved(self._ids, record))
+        elif kind == "conversation.item.truncate":
+            if parsed.item_id not in self._conversation:
+                raise self._no_item(parsed.item_id, event_id, code="item_truncate_invalid_item_id")
+            raise errors.unsupported("Truncating assistant audio", "item_id", event_id)
+        else:  # response.create, response.cancel, output_audio_buffer.clear
+            raise errors.unsupported(f"'{kind}'", "type", event_id)
+
+    # ------------------------------------------------------------------ audio
+
+    def _setup_audio(self, fmt: AudioFormat) -> None:
+        rates = self._model.supported_rates()
+        self._model_rate = fmt.sample_rate if fmt.sample_rate in rates else rates[0]
+        frame = self._model.frame_samples(self._model_rate)
+        frame_length, rest = divmod(frame * fmt.sample_rate, self._model_rate)
+        if rest:
+            raise AudioFormatError(f"{self._model.name} frames do not map onto {fmt.ga_type} samples")
+        self._format = fmt
+        self._frame_length = frame_length
+        self._buffer = AudioBuffer(fmt.bytes_per_sample, start=self._total_bytes // fmt.bytes_per_sample)
+        self._pipeline = AudioPipeline(fmt, self._model_rate, frame)
+        self._stream_state = self._model.new_state(self._model_rate)
+        self._detector = TurnDetector(
+            self.config.turn_detection or self._default_td,
+            sample_rate=fmt.sample_rate,
+            frame_length=frame_length,
+            origin=self._buffer.end,
+        )
+
+    def _restart_detection(self) -> None:
+        """Forget the detector's and model's history; frames restart at the buffer's end."""
+        self._pipeline.reset()
+        self._stream_state.reset()
+        self._detector.reset(self._buffer.end)
+        self._pending_item = None
+        partial = self._buffer.partial
+        if partial and self.config.turn_detection is not None:
+            self._queue_frames(self._pipeline.push(partial))
+
+    def _queue_frames(self, frames: FloatArray) -> None:
+        if len(frames):
+            self._unscored.append(frames)
+
+    def _append(self, event: dict[str, Any], event_id: str | None) -> None:
+        audio = event.get("audio")
+        extra = set(event) - {"type", "event_id", "audio"}
+        if extra:
+            param = sorted(extra)[0]
+            raise ProtocolError(f"Unknown parameter: '{param}'.", code=errors.UNKNOWN_PARAMETER, param=param,
+                                event_id=event_id)
+        if not isinstance(audio, str):
+            if audio is None:
+                raise ProtocolError("Missing required parameter: 'audio'.", code=errors.MISSING_REQUIRED_PARAMETER,
+                                    param="audio", event_id=event_id)
+            raise ProtocolError("Invalid type for 'audio': expected a base64 string.", code=errors.INVALID_TYPE,
+                                param="audio", event_id=event_id)
+        try:
+            data = base64.b64decode(audio, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(
+                f"Invalid 'audio'. Expected base64-encoded audio bytes ({self._format.ga_type}) but got an "
+                "invalid value.",
+                code=errors.INVALID_VALUE,
+                param="audio",
+                event_id=event_id,
+            ) from None
+        if len(self._buffer) + len(data) > self.limits.max_buffer_bytes:
+            raise ProtocolError(
+                f"The input audio buffer would exceed {self.limits.max_buffer_bytes} bytes; commit or clear it. "
+                "This append was discarded.",
+                code=errors.BUFFER_FULL,
+                param="audio",
+                event_id=event_id,
+            )
+        self._total_bytes += len(data)
+        self._buffer.append(data)
+        if self.config.turn_detection is not None:
+            self._queue_frames(self._pipeline.push(data))
+
+    def _ms(self, position: int) -> int:
+        return self._ms_base + samples_to_ms(position, self._format.sample_rate)
+
+    def _on_turn_event(self, turn_event: TurnEvent) -> None:
+        if self._record_turns:
+            self.turn_log.append(turn_event)
+        if isinstance(turn_event, SpeechStarted):
+            self._pending_item = self._ids.item()
+            self._emit(events.speech_started(self._ids, self._ms(turn_event.audio_start), self._pending_item))
+        elif isinstance(turn_event, SpeechStopped):
+            item_id = self._pending_item or self._ids.item()
+            self._pending_item = None
+            self._emit(events.speech_stopped(self._ids, self._ms(turn_event.audio_end), item_id))
+            self._commit(self._buffer.take(turn_event.audio_end), item_id)
+        elif isinstance(turn_event, IdleTimeout):
+            item_id = self._ids.item()
+            self._emit(
+                events.timeout_triggered(
+                    self._ids, self._ms(turn_event.audio_start), self._ms(turn_event.audio_end), item_id
+                )
+            )
+            self._commit(self._buffer.take(turn_event.audio_end), item_id)
+
+    # ------------------------------------------------------------------ commits and items
+
+    def _manual_commit(self, event_id: str | None) -> None:
+        held_ms = self._buffer.samples * 1000 / self._format.sample_rate
+        if held_ms < MIN_COMMIT_MS:
+            raise ProtocolError(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {held_ms:.2f}ms of audio.",
+                code=errors.COMMIT_EMPTY,
+                event_id=event_id,
+            )
+        item_id = self._pending_item or self._ids.item()
+        self._commit(self._buffer.take_all(), item_id)
+        self._restart_detection()
+
+    def _commit(self, audio: bytes, item_id: str) -> None:
+        item = self._dialect.user_item(item_id)
+        previous = self._conversation.insert(Item(item=item, audio=audio), after=None)
+        self._emit(events.committed(self._ids, item_id, previous))
+        for event in events.item_added(self._ids, self._dialect, item, previous):
+            self._emit(event)
+
+    def _create_item(self, parsed: Any, event_id: str | None) -> None:
+        item = parsed.item.model_dump(mode="json", exclude_unset=True)
+        item.setdefault("id", self._ids.item())
+        item.setdefault("status", "completed")
+        if self._dialect.name == "beta":
+            item.setdefault("object", "realtime.item")
+        if item["id"] in self._conversation:
+            raise ProtocolError(f"Item with id '{item['id']}' already exists.", code=errors.INVALID_VALUE,
+                                param="item.id", event_id=event_id)
+        after = parsed.previous_item_id if "previous_item_id" in parsed.model_fields_set else None
+        if after not in (None, "root") and after not in self._conversation:
+            raise self._no_item(after, event_id, param="previous_item_id")
+        audio = b""
+        for part in item.get("content") or []:
+            if isinstance(part, dict) and isinstance(part.get("audio"), str):
+                audio += base64.b64decode(part.pop("audio"), validate=False)
+        previous = self._conversation.insert(Item(item=item, audio=audio), after=None if after == "root" else after,
+                                             at_root=after == "root")
+        for event in events.item_added(self._ids, self._dialect, item, previous):
+            self._emit(event)
+
+    def _no_item(self, item_id: str, event_id: str | None, *, code: str = errors.ITEM_NOT_FOUND,
+                 param: str = "item_id") -> ProtocolError:
+        return ProtocolError(f"Item with item_id not found: {item_id}", code=code, param=param, event_id=event_id)
+
+    # ------------------------------------------------------------------ session config
+
+    def _session_object(self) -> dict[str, Any]:
+        return self._dialect.session_object(
+            self.kind, self.config, self._echo, session_id=self.id, model_name=self.model_name,
+            expires_at=self._expires_at,
+        )
+
+    def _update(self, session: dict[str, Any], event_id: str | None, kind: str) -> None:
+        try:
+            config, echo = self._dialect.apply_update(
+                self.kind, self.config, self._echo, session, self._default_td, event_id
+            )
+        except AudioFormatError as exc:
+            raise ProtocolError(str(exc), code=errors.INVALID_VALUE, param="session.audio.input.format",
+                                event_id=event_id) from None
+        old = self.config
+        if config.format != old.format and len(self._buffer):
+            raise ProtocolError(
+                "The input audio format cannot change while the input audio buffer holds audio; "
+                "commit or clear it first.",
+                code=errors.FORMAT_CHANGE_WITH_AUDIO,
+                param="session.audio.input.format",
+                event_id=event_id,
+            )
+        self.config, self._echo = config, echo
+        if config.format != old.format:
+            self._ms_base = self._ms(self._buffer.end)
+            self._total_bytes = 0
+            self._setup_audio(config.format)
+            self._pending_item = None
+        elif (config.turn_detection is None) != (old.turn_detection is None):
+            self._restart_detection()
+        if config.turn_detection is not None:
+            self._detector.configure(config.turn_detection)
+        self._emit(events.session_updated(self._ids, self._dialect, self._session_object(), kind))
+
+    # ------------------------------------------------------------------ output
+
+    def _emit(self, event: RealtimeModel) -> None:
+        self._outbox.append(event)
+
+    def _error(self, exc: ProtocolError) -> None:
+        self._emit(events.error(self._ids, exc))
+
+
+__all__ = ["ScoreRequest", "Session", "SessionLimits"]

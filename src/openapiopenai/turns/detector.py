@@ -1,0 +1,196 @@
+"""The ``server_vad`` rule as a pure state machine.
+
+Theory of operation
+-------------------
+Input is one speech probability per fixed-size frame, in order; output is turn events at
+exact sample positions on the session timeline. No clocks, no I/O: the same probabilities
+give the same events, however the audio was chunked on the way in.
+
+Per frame, first the *frame decision* (what the frame-level evaluation scores)::
+
+    speech = p >= threshold              (or p >= exit_threshold while already speech)
+             and level >= min_level_dbfs (if a loudness floor is set)
+
+then the *turn states*::
+
+    SILENT ──speech──► PENDING ──speech for min_speech_duration──► SPEAKING
+      ▲                   │ non-speech                                │
+      └───────────────────┘                                            │
+      └──── silence_duration of non-speech, or max_speech_duration ────┘
+
+With ``min_speech_duration_ms == 0`` (the default) PENDING is skipped and ``SpeechStarted``
+is emitted on the first speech frame. ``SpeechStarted.audio_start`` is the onset minus the
+prefix padding, clamped at the start of the current buffer. ``SpeechStopped.audio_end`` is
+the end of the last speech frame plus ``silence_duration``: the point at which the stop is
+decided, "including the silence" as the Realtime docs put it. After a stop the buffer is
+taken to start at ``audio_end`` (the VAD commit takes everything before it).
+
+An idle timer (``idle_timeout_ms``) counts audio time without a turn since the buffer start
+or the last trigger and emits ``IdleTimeout`` when it runs out.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.turns.timeline import ms_to_samples
+
+StopReason = Literal["silence", "max_duration", "end_of_stream"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Speech began at ``onset``; the turn's audio begins at ``audio_start`` (padding included)."""
+
+    onset: int
+    audio_start: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    """Speech ended at ``speech_end``; the stop was decided at ``audio_end``."""
+
+    speech_end: int
+    audio_end: int
+    reason: StopReason = "silence"
+
+
+@dataclass(frozen=True, slots=True)
+class IdleTimeout:
+    """No turn for ``idle_timeout_ms`` of audio between ``audio_start`` and ``audio_end``."""
+
+    audio_start: int
+    audio_end: int
+
+
+TurnEvent = SpeechStarted | SpeechStopped | IdleTimeout
+
+
+class State(enum.Enum):
+    SILENT = "silent"
+    PENDING = "pending"
+    SPEAKING = "speaking"
+
+
+class TurnDetector:
+    """Frame probabilities in, :data:`TurnEvent` s out. Positions are timeline samples."""
+
+    def __init__(
+        self,
+        config: TurnDetectionConfig,
+        *,
+        sample_rate: int,
+        frame_length: int,
+        origin: int = 0,
+    ) -> None:
+        if frame_length <= 0 or sample_rate <= 0:
+            raise ValueError("frame_length and sample_rate must be positive")
+        self.sample_rate = sample_rate
+        self.frame_length = frame_length
+        self.configure(config)
+        self.reset(origin)
+
+    def configure(self, config: TurnDetectionConfig) -> None:
+        """Apply new settings; a turn in progress continues under them."""
+        self.config = config
+        rate = self.sample_rate
+        self._enter = config.threshold
+        self._exit = config.effective_exit_threshold
+        self._prefix = ms_to_samples(config.prefix_padding_ms, rate)
+        self._silence = ms_to_samples(config.silence_duration_ms, rate)
+        self._min_speech = ms_to_samples(config.min_speech_duration_ms, rate)
+        self._max_speech = (
+            None if config.max_speech_duration_ms is None else ms_to_samples(config.max_speech_duration_ms, rate)
+        )
+        self._idle = None if config.idle_timeout_ms is None else ms_to_samples(config.idle_timeout_ms, rate)
+        self._min_level = config.min_level_dbfs
+
+    def reset(self, origin: int) -> None:
+        """Start afresh with the next frame beginning at timeline sample ``origin``
+        (session start, a cleared or manually committed buffer)."""
+        self.state = State.SILENT
+        self.position = origin  # start of the next frame
+        self.buffer_start = origin
+        self.frame_speech = False  # the last frame's decision
+        self._onset = origin
+        self._last_speech_end = origin
+        self._idle_start = origin
+
+    def set_buffer_start(self, position: int) -> None:
+        """The buffer was committed up to ``position``: padding may not reach before it."""
+        self.buffer_start = position
+        if self.state is State.SILENT:
+            self._idle_start = max(self._idle_start, position)
+
+    @property
+    def speaking(self) -> bool:
+        return self.state is State.SPEAKING
+
+    def _is_speech(self, probability: float, level_dbfs: float | None) -> bool:
+        speech = probability >= (self._exit if self.frame_speech else self._enter)
+        if speech and self._min_level is not None and level_dbfs is not None:
+            speech = level_dbfs >= self._min_level
+        return speech
+
+    def push(self, probability: float, level_dbfs: float | None = None) -> list[TurnEvent]:
+        """Advance by one frame."""
+        start = self.position
+        end = start + self.frame_length
+        self.position = end
+        speech = self.frame_speech = self._is_speech(probability, level_dbfs)
+        events: list[TurnEvent] = []
+
+        if self.state is State.SPEAKING:
+            if speech:
+                self._last_speech_end = end
+                if self._max_speech is not None and end - self._onset >= self._max_speech:
+                    events.append(self._stop(end, end, "max_duration"))
+            elif end - self._last_speech_end >= self._silence:
+                speech_end = self._last_speech_end
+                events.append(self._stop(speech_end, speech_end + self._silence, "silence"))
+            return events
+
+        if speech:
+            if self.state is State.SILENT:
+                self.state = State.PENDING
+                self._onset = start
+            if end - self._onset >= self._min_speech:
+                events.append(self._start(end))
+                if self._max_speech is not None and end - self._onset >= self._max_speech:
+                    events.append(self._stop(end, end, "max_duration"))
+            return events
+
+        self.state = State.SILENT
+        if self._idle is not None and end - self._idle_start >= self._idle:
+            events.append(IdleTimeout(audio_start=self._idle_start, audio_end=end))
+            self._idle_start = end
+            self.buffer_start = end
+        return events
+
+    def push_many(self, probabilities: list[float], levels: list[float] | None = None) -> list[TurnEvent]:
+        events: list[TurnEvent] = []
+        for i, p in enumerate(probabilities):
+            events.extend(self.push(p, None if levels is None else levels[i]))
+        return events
+
+    def finish(self) -> list[TurnEvent]:
+        """End of stream (offline use): close a turn in progress at the last speech frame."""
+        if self.state is not State.SPEAKING:
+            self.state = State.SILENT
+            return []
+        end = self._last_speech_end
+        return [self._stop(end, min(end + self._silence, self.position), "end_of_stream")]
+
+    def _start(self, end: int) -> SpeechStarted:
+        self.state = State.SPEAKING
+        self._last_speech_end = end
+        return SpeechStarted(onset=self._onset, audio_start=max(self._onset - self._prefix, self.buffer_start))
+
+    def _stop(self, speech_end: int, audio_end: int, reason: StopReason) -> SpeechStopped:
+        self.state = State.SILENT
+        self.buffer_start = audio_end
+        self._idle_start = audio_end
+        return SpeechStopped(speech_end=speech_end, audio_end=audio_end, reason=reason)

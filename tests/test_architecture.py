@@ -10,8 +10,21 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "openapiopenai"
 CORE = ["models", "audio", "turns", "protocol"]
 FORBIDDEN = {
-    "asyncio", "threading", "multiprocessing", "concurrent", "time", "socket", "selectors", "ssl",
-    "starlette", "uvicorn", "websockets", "httpx", "onnxruntime", "prometheus_client", "subprocess",
+    "asyncio",
+    "threading",
+    "multiprocessing",
+    "concurrent",
+    "time",
+    "socket",
+    "selectors",
+    "ssl",
+    "starlette",
+    "uvicorn",
+    "websockets",
+    "httpx",
+    "onnxruntime",
+    "prometheus_client",
+    "subprocess",
 }
 
 

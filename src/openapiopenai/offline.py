@@ -58,12 +58,21 @@ class Detector:
         self.input_format = input_format
         unlimited = SessionLimits(max_buffer_bytes=2**62, max_retained_audio_bytes=0)
         self.session = Session(
-            self.model, ids=ids or IdFactory(seed=0), turn_detection=self.config, limits=unlimited, record_turns=True
+            self.model,
+            ids=ids or IdFactory(seed=0),
+            turn_detection=self.config,
+            limits=unlimited,
+            record_turns=True,
         )
         self.session.start()
         if input_format != PCM16_24K:
             wire = {"type": input_format.ga_type}
-            self.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": wire}}}})
+            self.send(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "audio": {"input": {"format": wire}}},
+                }
+            )
         self.session.drain_events()  # session.created / session.updated: not turn events
 
     def send(self, event: dict[str, object]) -> list[RealtimeModel]:
@@ -76,7 +85,9 @@ class Detector:
 
     def feed(self, audio: bytes) -> list[RealtimeModel]:
         """Append raw audio in the input format; returns the events it caused."""
-        return self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")})
+        return self.send(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
+        )
 
     def flush(self) -> list[RealtimeModel]:
         """End of input: close a turn in progress (``speech_stopped`` + commit)."""

@@ -50,10 +50,18 @@ def add_parser(subparsers: Any) -> None:
         "print the server events as JSON lines or the speech segments as CSV.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="wav/flac/ogg at any sample rate")
-    parser.add_argument("--output", choices=("events", "segments"), default="events",
-                        help="JSON lines of Realtime events, or CSV file,start_s,end_s (default: events)")
-    parser.add_argument("--input-format", choices=sorted(FORMATS), default="pcm",
-                        help="wire format the audio is streamed in: pcm (24 kHz PCM16), pcmu, pcma (8 kHz G.711)")
+    parser.add_argument(
+        "--output",
+        choices=("events", "segments"),
+        default="events",
+        help="JSON lines of Realtime events, or CSV file,start_s,end_s (default: events)",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=sorted(FORMATS),
+        default="pcm",
+        help="wire format the audio is streamed in: pcm (24 kHz PCM16), pcmu, pcma (8 kHz G.711)",
+    )
     parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_turn_options(parser)
@@ -88,8 +96,14 @@ def run(args: argparse.Namespace) -> int:
         fmt, audio = encode_for_wire(path, args.input_format)
         detector = Detector(config, model=args.backend, input_format=fmt)
         chunk = DEFAULT_CHUNK_MS * fmt.bytes_per_ms
-        with tqdm(total=len(audio) // fmt.bytes_per_ms, unit="ms", desc=path, file=sys.stderr,
-                  disable=args.no_progress or None, leave=False) as bar:
+        with tqdm(
+            total=len(audio) // fmt.bytes_per_ms,
+            unit="ms",
+            desc=path,
+            file=sys.stderr,
+            disable=args.no_progress or None,
+            leave=False,
+        ) as bar:
             for piece in chunked(audio, chunk):
                 for event in detector.feed(piece):
                     if args.output == "events":

@@ -23,7 +23,11 @@ CHUNKS = [pcm16(silence(200)), pcm16(tone(320)), pcm16(tone(100), silence(600)),
 TURN = pcm16(silence(1024), tone(640), silence(1024))
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
@@ -54,8 +58,13 @@ session_payload = st.fixed_dictionaries(
                     {},
                     optional={
                         "format": st.sampled_from(
-                            [{"type": "audio/pcm", "rate": 24000}, {"type": "audio/pcm", "rate": 16000},
-                             {"type": "audio/pcmu"}, {"type": "audio/pcma"}, {"type": "audio/x"}]
+                            [
+                                {"type": "audio/pcm", "rate": 24000},
+                                {"type": "audio/pcm", "rate": 16000},
+                                {"type": "audio/pcmu"},
+                                {"type": "audio/pcma"},
+                                {"type": "audio/x"},
+                            ]
                         ),
                         "turn_detection": turn_detection,
                         "transcription": st.none(),
@@ -80,8 +89,9 @@ certain_errors = st.one_of(
     st.just(({"type": "conversation.item.delete", "item_id": "item_unknown"}, True)),
 )
 maybe_errors = st.one_of(
-    st.sampled_from(CHUNKS).map(lambda b: ({"type": "input_audio_buffer.append",
-                                             "audio": base64.b64encode(b).decode()}, False)),
+    st.sampled_from(CHUNKS).map(
+        lambda b: ({"type": "input_audio_buffer.append", "audio": base64.b64encode(b).decode()}, False)
+    ),
     st.just(({"type": "input_audio_buffer.commit"}, False)),
     st.just(({"type": "input_audio_buffer.clear"}, False)),
     session_payload.map(lambda s: ({"type": "session.update", "session": s}, False)),
@@ -93,7 +103,9 @@ maybe_errors = st.one_of(
 messages = st.lists(st.one_of(certain_errors, maybe_errors), max_size=25)
 
 
-def run_checked(session: Session, message: Any, certainly_invalid: bool, n: int, state: dict[str, Any]) -> None:
+def run_checked(
+    session: Session, message: Any, certainly_invalid: bool, n: int, state: dict[str, Any]
+) -> None:
     event_id = f"fz_{n}"
     if isinstance(message, dict):
         message = json.dumps({**message, "event_id": event_id})
@@ -131,19 +143,36 @@ def run_checked(session: Session, message: Any, certainly_invalid: bool, n: int,
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=messages)
 def test_random_client_events_never_break_the_session(script: list[tuple[Any, bool]]) -> None:
-    session = Session(LoudnessModel(), ids=IdFactory(seed=3), limits=SessionLimits(max_buffer_bytes=2_000_000))
+    session = Session(
+        LoudnessModel(), ids=IdFactory(seed=3), limits=SessionLimits(max_buffer_bytes=2_000_000)
+    )
     session.start()
     session.events_to_send()
     state: dict[str, Any] = {"last_ms": 0, "items": []}
     for n, (message, invalid) in enumerate(script):
         run_checked(session, message, invalid, n, state)
     # still detects speech afterwards
-    reset = {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
-        "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
-                           "silence_duration_ms": 500}}}}}
+    reset = {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "audio": {
+                "input": {
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.5,
+                        "prefix_padding_ms": 300,
+                        "silence_duration_ms": 500,
+                    }
+                }
+            },
+        },
+    }
     run_checked(session, {"type": "input_audio_buffer.clear"}, False, 1000, state)
     run_checked(session, reset, False, 1001, state)
-    session.receive_text(json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(TURN).decode()}))
+    session.receive_text(
+        json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(TURN).decode()})
+    )
     model = LoudnessModel()
     while (request := session.frames_to_score()) is not None:
         session.receive_scores(model.score(request.frames, [request.state], request.sample_rate))

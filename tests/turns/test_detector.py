@@ -44,7 +44,7 @@ def test_threshold_is_inclusive_and_below_is_silence() -> None:
 
 
 def test_speech_started_includes_prefix_padding() -> None:
-    (_, started), = run(detector(), [0.0] * 20 + [0.9])
+    ((_, started),) = run(detector(), [0.0] * 20 + [0.9])
     assert isinstance(started, SpeechStarted)
     assert started.onset == 20 * FRAME
     assert started.audio_start == 20 * FRAME - 300 * MS
@@ -52,7 +52,7 @@ def test_speech_started_includes_prefix_padding() -> None:
 
 
 def test_prefix_padding_never_reaches_before_buffer_start() -> None:
-    (_, started), = run(detector(), [0.0] * 3 + [0.9])
+    ((_, started),) = run(detector(), [0.0] * 3 + [0.9])
     assert isinstance(started, SpeechStarted)
     assert started.audio_start == 0  # onset 96 ms - 300 ms, clamped at the session start
 
@@ -168,8 +168,14 @@ def test_configure_keeps_turn_in_progress() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"threshold": 1.5}, {"threshold": -0.1}, {"prefix_padding_ms": -1}, {"exit_threshold": 0.9},
-     {"max_speech_duration_ms": 0}, {"idle_timeout_ms": 0}],
+    [
+        {"threshold": 1.5},
+        {"threshold": -0.1},
+        {"prefix_padding_ms": -1},
+        {"exit_threshold": 0.9},
+        {"max_speech_duration_ms": 0},
+        {"idle_timeout_ms": 0},
+    ],
 )
 def test_invalid_config_is_rejected(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError):

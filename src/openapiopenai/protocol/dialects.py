@@ -60,7 +60,9 @@ def merge_turn_detection(
         ) from exc
 
 
-def check_turn_detection_kind(wire: dict[str, Any], kind: SessionKind, param: str, event_id: str | None) -> None:
+def check_turn_detection_kind(
+    wire: dict[str, Any], kind: SessionKind, param: str, event_id: str | None
+) -> None:
     if wire.get("type", "server_vad") == "semantic_vad":
         raise errors.unsupported("semantic_vad turn detection", f"{param}.type", event_id)
     if kind == "realtime" and wire.get("create_response") is True:
@@ -81,8 +83,14 @@ class GaDialect:
     update_type: ClassVar[str] = "session.update"
 
     def session_object(
-        self, kind: SessionKind, config: InputConfig, echo: dict[str, Any], *, session_id: str,
-        model_name: str | None, expires_at: int,
+        self,
+        kind: SessionKind,
+        config: InputConfig,
+        echo: dict[str, Any],
+        *,
+        session_id: str,
+        model_name: str | None,
+        expires_at: int,
     ) -> dict[str, Any]:
         fmt = config.format
         wire_format: dict[str, Any] = {"type": fmt.ga_type}
@@ -130,7 +138,9 @@ class GaDialect:
                 "truncation": "auto",
                 "prompt": None,
                 "expires_at": expires_at,
-                "audio": {"output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0}},
+                "audio": {
+                    "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0}
+                },
                 "include": None,
             }
         merged = deep_merge(base, echo)
@@ -138,8 +148,13 @@ class GaDialect:
         return merged
 
     def apply_update(
-        self, kind: SessionKind, config: InputConfig, echo: dict[str, Any], session: dict[str, Any],
-        default_td: TurnDetectionConfig, event_id: str | None,
+        self,
+        kind: SessionKind,
+        config: InputConfig,
+        echo: dict[str, Any],
+        session: dict[str, Any],
+        default_td: TurnDetectionConfig,
+        event_id: str | None,
     ) -> tuple[InputConfig, dict[str, Any]]:
         """Validate a whole update and return the new state; raise before changing anything."""
         if session.get("type") != kind:
@@ -158,8 +173,12 @@ class GaDialect:
             wire = audio_in["format"]
             fmt = from_ga(wire.get("type", "audio/pcm"), wire.get("rate"))
         param = "session.audio.input"
-        reject_if_set(audio_in.get("transcription"), "Input audio transcription", f"{param}.transcription", event_id)
-        reject_if_set(audio_in.get("noise_reduction"), "Noise reduction", f"{param}.noise_reduction", event_id)
+        reject_if_set(
+            audio_in.get("transcription"), "Input audio transcription", f"{param}.transcription", event_id
+        )
+        reject_if_set(
+            audio_in.get("noise_reduction"), "Noise reduction", f"{param}.noise_reduction", event_id
+        )
         td = config.turn_detection
         interrupt = config.interrupt_response
         if "turn_detection" in audio_in:
@@ -191,8 +210,14 @@ class BetaDialect(GaDialect):
     name: ClassVar[str] = "beta"
 
     def session_object(
-        self, kind: SessionKind, config: InputConfig, echo: dict[str, Any], *, session_id: str,
-        model_name: str | None, expires_at: int,
+        self,
+        kind: SessionKind,
+        config: InputConfig,
+        echo: dict[str, Any],
+        *,
+        session_id: str,
+        model_name: str | None,
+        expires_at: int,
     ) -> dict[str, Any]:
         td = config.turn_detection
         turn_detection: dict[str, Any] | None = None
@@ -242,18 +267,31 @@ class BetaDialect(GaDialect):
         return merged
 
     def apply_update(
-        self, kind: SessionKind, config: InputConfig, echo: dict[str, Any], session: dict[str, Any],
-        default_td: TurnDetectionConfig, event_id: str | None,
+        self,
+        kind: SessionKind,
+        config: InputConfig,
+        echo: dict[str, Any],
+        session: dict[str, Any],
+        default_td: TurnDetectionConfig,
+        event_id: str | None,
     ) -> tuple[InputConfig, dict[str, Any]]:
         rest = dict(session)
         fmt = config.format
         name = rest.pop("input_audio_format", None)
         if name is not None:
             fmt = from_beta(name)
-        reject_if_set(rest.pop("input_audio_transcription", None), "Input audio transcription",
-                      "session.input_audio_transcription", event_id)
-        reject_if_set(rest.pop("input_audio_noise_reduction", None), "Noise reduction",
-                      "session.input_audio_noise_reduction", event_id)
+        reject_if_set(
+            rest.pop("input_audio_transcription", None),
+            "Input audio transcription",
+            "session.input_audio_transcription",
+            event_id,
+        )
+        reject_if_set(
+            rest.pop("input_audio_noise_reduction", None),
+            "Noise reduction",
+            "session.input_audio_noise_reduction",
+            event_id,
+        )
         td = config.turn_detection
         interrupt = config.interrupt_response
         if "turn_detection" in rest:

@@ -39,7 +39,24 @@ _PYDANTIC_CODES = {
 
 #: Discriminator values pydantic puts into error locations; they are not wire keys.
 _LOC_TAGS = frozenset(
-    {"realtime", "transcription", "server_vad", "semantic_vad", "audio/pcm", "audio/pcmu", "audio/pcma"}
+    {
+        "realtime",
+        "transcription",
+        "server_vad",
+        "semantic_vad",
+        "audio/pcm",
+        "audio/pcmu",
+        "audio/pcma",
+        "message.system",
+        "message.user",
+        "message.assistant",
+        "function_call",
+        "function_call_output",
+        "mcp_approval_response",
+        "mcp_list_tools",
+        "mcp_call",
+        "mcp_approval_request",
+    }
 )
 
 
@@ -88,6 +105,8 @@ def from_validation_errors(errors: list[Any], event_id: str | None, prefix: str 
     first = errors[0]
     param = dotted((*((prefix,) if prefix else ()), *first["loc"]))
     kind = first["type"]
+    if kind == "union_tag_not_found":  # a union member chosen by its 'type', which is absent
+        kind, param = "missing", f"{param}.type" if param else "type"
     code = _PYDANTIC_CODES.get(kind, INVALID_TYPE if kind.endswith("_type") else INVALID_VALUE)
     if code == MISSING_REQUIRED_PARAMETER:
         message = f"Missing required parameter: '{param}'."

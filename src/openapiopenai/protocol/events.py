@@ -7,13 +7,15 @@ from typing import Any
 
 from openapiopenai.exceptions import ProtocolError
 from openapiopenai.models import (
+    RealtimeBetaServerEventConversationItemCreated,
+    RealtimeBetaServerEventConversationItemRetrieved,
     RealtimeBetaServerEventSessionCreated,
     RealtimeBetaServerEventSessionUpdated,
     RealtimeBetaServerEventTranscriptionSessionUpdated,
+    RealtimeConversation,
     RealtimeModel,
     RealtimeServerEventConversationCreated,
     RealtimeServerEventConversationItemAdded,
-    RealtimeServerEventConversationItemCreated,
     RealtimeServerEventConversationItemDeleted,
     RealtimeServerEventConversationItemDone,
     RealtimeServerEventConversationItemRetrieved,
@@ -32,23 +34,29 @@ from openapiopenai.protocol.ids import IdFactory
 
 
 def session_created(ids: IdFactory, dialect: GaDialect, session: dict[str, Any]) -> RealtimeModel:
-    cls = RealtimeBetaServerEventSessionCreated if dialect.name == "beta" else RealtimeServerEventSessionCreated
+    cls = (
+        RealtimeBetaServerEventSessionCreated if dialect.name == "beta" else RealtimeServerEventSessionCreated
+    )
     return cls.model_validate({"type": "session.created", "event_id": ids.event(), "session": session})
 
 
-def session_updated(ids: IdFactory, dialect: GaDialect, session: dict[str, Any], request_type: str) -> RealtimeModel:
+def session_updated(
+    ids: IdFactory, dialect: GaDialect, session: dict[str, Any], request_type: str
+) -> RealtimeModel:
     if request_type == "transcription_session.update":
         return RealtimeBetaServerEventTranscriptionSessionUpdated.model_validate(
             {"type": "transcription_session.updated", "event_id": ids.event(), "session": session}
         )
-    cls = RealtimeBetaServerEventSessionUpdated if dialect.name == "beta" else RealtimeServerEventSessionUpdated
+    cls = (
+        RealtimeBetaServerEventSessionUpdated if dialect.name == "beta" else RealtimeServerEventSessionUpdated
+    )
     return cls.model_validate({"type": "session.updated", "event_id": ids.event(), "session": session})
 
 
 def conversation_created(ids: IdFactory) -> RealtimeModel:
     return RealtimeServerEventConversationCreated(
         event_id=ids.event(),
-        conversation={"id": ids.conversation(), "object": "realtime.conversation"},  # type: ignore[arg-type]
+        conversation=RealtimeConversation(id=ids.conversation(), object="realtime.conversation"),
     )
 
 
@@ -86,13 +94,19 @@ def item_added(
     """GA: ``conversation.item.added`` then ``.done``; beta: ``conversation.item.created``."""
     if dialect.name == "beta":
         return [
-            RealtimeServerEventConversationItemCreated.model_validate(
-                {"type": "conversation.item.created", "event_id": ids.event(),
-                 "previous_item_id": previous_item_id, "item": item}
+            RealtimeBetaServerEventConversationItemCreated.model_validate(
+                {
+                    "type": "conversation.item.created",
+                    "event_id": ids.event(),
+                    "previous_item_id": previous_item_id,
+                    "item": item,
+                }
             )
         ]
     return [
-        cls.model_validate({"type": kind, "event_id": ids.event(), "previous_item_id": previous_item_id, "item": item})
+        cls.model_validate(
+            {"type": kind, "event_id": ids.event(), "previous_item_id": previous_item_id, "item": item}
+        )
         for cls, kind in (
             (RealtimeServerEventConversationItemAdded, "conversation.item.added"),
             (RealtimeServerEventConversationItemDone, "conversation.item.done"),
@@ -104,7 +118,7 @@ def item_deleted(ids: IdFactory, item_id: str) -> RealtimeModel:
     return RealtimeServerEventConversationItemDeleted(event_id=ids.event(), item_id=item_id)
 
 
-def item_retrieved(ids: IdFactory, record: Item) -> RealtimeModel:
+def item_retrieved(ids: IdFactory, dialect: GaDialect, record: Item) -> RealtimeModel:
     """The item with its audio: the one event that carries audio bytes back."""
     item = dict(record.item)
     if record.audio:
@@ -114,9 +128,12 @@ def item_retrieved(ids: IdFactory, record: Item) -> RealtimeModel:
             else part
             for part in item.get("content", [])
         ]
-    return RealtimeServerEventConversationItemRetrieved.model_validate(
-        {"type": "conversation.item.retrieved", "event_id": ids.event(), "item": item}
+    cls = (
+        RealtimeBetaServerEventConversationItemRetrieved
+        if dialect.name == "beta"
+        else RealtimeServerEventConversationItemRetrieved
     )
+    return cls.model_validate({"type": "conversation.item.retrieved", "event_id": ids.event(), "item": item})
 
 
 def error(ids: IdFactory, exc: ProtocolError) -> RealtimeModel:

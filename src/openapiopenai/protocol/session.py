@@ -196,7 +196,7 @@ class Session:
     def finish_turn(self) -> None:
         """Close a turn in progress now (end of input, server shutdown): ``speech_stopped``
         at the last speech plus as much of the silence window as was heard, then the commit."""
-        for turn_event in self._detector.finish():
+        for turn_event in self._detector.finish(self._buffer.end):
             self._on_turn_event(turn_event)
 
     # ------------------------------------------------------------------ decoding
@@ -232,7 +232,9 @@ class Session:
         except pydantic.ValidationError as exc:
             raise errors.from_validation_errors(exc.errors(), event_id) from None
         except UnknownEventTypeError as exc:  # unreachable after _decode's check; kept for safety
-            raise ProtocolError(str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id) from None
+            raise ProtocolError(
+                str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id
+            ) from None
 
     # ------------------------------------------------------------------ dispatch
 
@@ -284,7 +286,7 @@ class Session:
             record = self._conversation.get(parsed.item_id)
             if record is None:
                 raise self._no_item(parsed.item_id, event_id)
-            self._emit(events.item_retrieved(self._ids, record))
+            self._emit(events.item_retrieved(self._ids, self._dialect, record))
         elif kind == "conversation.item.truncate":
             if parsed.item_id not in self._conversation:
                 raise self._no_item(parsed.item_id, event_id, code="item_truncate_invalid_item_id")
@@ -332,14 +334,26 @@ class Session:
         extra = set(event) - {"type", "event_id", "audio"}
         if extra:
             param = sorted(extra)[0]
-            raise ProtocolError(f"Unknown parameter: '{param}'.", code=errors.UNKNOWN_PARAMETER, param=param,
-                                event_id=event_id)
+            raise ProtocolError(
+                f"Unknown parameter: '{param}'.",
+                code=errors.UNKNOWN_PARAMETER,
+                param=param,
+                event_id=event_id,
+            )
         if not isinstance(audio, str):
             if audio is None:
-                raise ProtocolError("Missing required parameter: 'audio'.", code=errors.MISSING_REQUIRED_PARAMETER,
-                                    param="audio", event_id=event_id)
-            raise ProtocolError("Invalid type for 'audio': expected a base64 string.", code=errors.INVALID_TYPE,
-                                param="audio", event_id=event_id)
+                raise ProtocolError(
+                    "Missing required parameter: 'audio'.",
+                    code=errors.MISSING_REQUIRED_PARAMETER,
+                    param="audio",
+                    event_id=event_id,
+                )
+            raise ProtocolError(
+                "Invalid type for 'audio': expected a base64 string.",
+                code=errors.INVALID_TYPE,
+                param="audio",
+                event_id=event_id,
+            )
         try:
             data = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError):
@@ -352,7 +366,8 @@ class Session:
             ) from None
         if len(self._buffer) + len(data) > self.limits.max_buffer_bytes:
             raise ProtocolError(
-                f"The input audio buffer would exceed {self.limits.max_buffer_bytes} bytes; commit or clear it. "
+                f"The input audio buffer would exceed {self.limits.max_buffer_bytes} bytes; commit or clear "
+                "it. "
                 "This append was discarded.",
                 code=errors.BUFFER_FULL,
                 param="audio",
@@ -415,8 +430,12 @@ class Session:
         if self._dialect.name == "beta":
             item.setdefault("object", "realtime.item")
         if item["id"] in self._conversation:
-            raise ProtocolError(f"Item with id '{item['id']}' already exists.", code=errors.INVALID_VALUE,
-                                param="item.id", event_id=event_id)
+            raise ProtocolError(
+                f"Item with id '{item['id']}' already exists.",
+                code=errors.INVALID_VALUE,
+                param="item.id",
+                event_id=event_id,
+            )
         after = parsed.previous_item_id if "previous_item_id" in parsed.model_fields_set else None
         if after not in (None, "root") and after not in self._conversation:
             raise self._no_item(after, event_id, param="previous_item_id")
@@ -424,20 +443,28 @@ class Session:
         for part in item.get("content") or []:
             if isinstance(part, dict) and isinstance(part.get("audio"), str):
                 audio += base64.b64decode(part.pop("audio"), validate=False)
-        previous = self._conversation.insert(Item(item=item, audio=audio), after=None if after == "root" else after,
-                                             at_root=after == "root")
+        previous = self._conversation.insert(
+            Item(item=item, audio=audio), after=None if after == "root" else after, at_root=after == "root"
+        )
         for event in events.item_added(self._ids, self._dialect, item, previous):
             self._emit(event)
 
-    def _no_item(self, item_id: str, event_id: str | None, *, code: str = errors.ITEM_NOT_FOUND,
-                 param: str = "item_id") -> ProtocolError:
-        return ProtocolError(f"Item with item_id not found: {item_id}", code=code, param=param, event_id=event_id)
+    def _no_item(
+        self, item_id: str, event_id: str | None, *, code: str = errors.ITEM_NOT_FOUND, param: str = "item_id"
+    ) -> ProtocolError:
+        return ProtocolError(
+            f"Item with item_id not found: {item_id}", code=code, param=param, event_id=event_id
+        )
 
     # ------------------------------------------------------------------ session config
 
     def _session_object(self) -> dict[str, Any]:
         return self._dialect.session_object(
-            self.kind, self.config, self._echo, session_id=self.id, model_name=self.model_name,
+            self.kind,
+            self.config,
+            self._echo,
+            session_id=self.id,
+            model_name=self.model_name,
             expires_at=self._expires_at,
         )
 
@@ -447,8 +474,9 @@ class Session:
                 self.kind, self.config, self._echo, session, self._default_td, event_id
             )
         except AudioFormatError as exc:
-            raise ProtocolError(str(exc), code=errors.INVALID_VALUE, param="session.audio.input.format",
-                                event_id=event_id) from None
+            raise ProtocolError(
+                str(exc), code=errors.INVALID_VALUE, param="session.audio.input.format", event_id=event_id
+            ) from None
         old = self.config
         if config.format != old.format and len(self._buffer):
             raise ProtocolError(

@@ -103,7 +103,9 @@ class TurnDetector:
         self._silence = ms_to_samples(config.silence_duration_ms, rate)
         self._min_speech = ms_to_samples(config.min_speech_duration_ms, rate)
         self._max_speech = (
-            None if config.max_speech_duration_ms is None else ms_to_samples(config.max_speech_duration_ms, rate)
+            None
+            if config.max_speech_duration_ms is None
+            else ms_to_samples(config.max_speech_duration_ms, rate)
         )
         self._idle = None if config.idle_timeout_ms is None else ms_to_samples(config.idle_timeout_ms, rate)
         self._min_level = config.min_level_dbfs
@@ -176,18 +178,25 @@ class TurnDetector:
             events.extend(self.push(p, None if levels is None else levels[i]))
         return events
 
-    def finish(self) -> list[TurnEvent]:
-        """End of stream (offline use): close a turn in progress at the last speech frame."""
+    def finish(self, heard_until: int | None = None) -> list[TurnEvent]:
+        """End of stream: close a turn in progress at the last speech frame.
+
+        ``audio_end`` takes as much of the silence window as there is audio; ``heard_until`` is
+        the end of all audio received, which may run past the last scored frame (a resampler
+        holds a few milliseconds back, and a partial frame is never scored)."""
         if self.state is not State.SPEAKING:
             self.state = State.SILENT
             return []
         end = self._last_speech_end
-        return [self._stop(end, min(end + self._silence, self.position), "end_of_stream")]
+        limit = self.position if heard_until is None else max(self.position, heard_until)
+        return [self._stop(end, min(end + self._silence, limit), "end_of_stream")]
 
     def _start(self, end: int) -> SpeechStarted:
         self.state = State.SPEAKING
         self._last_speech_end = end
-        return SpeechStarted(onset=self._onset, audio_start=max(self._onset - self._prefix, self.buffer_start))
+        return SpeechStarted(
+            onset=self._onset, audio_start=max(self._onset - self._prefix, self.buffer_start)
+        )
 
     def _stop(self, speech_end: int, audio_end: int, reason: StopReason) -> SpeechStopped:
         self.state = State.SILENT

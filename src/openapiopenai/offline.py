@@ -7,7 +7,6 @@ receive. Used by ``openapiopenai detect``, the evaluation harness and the tests.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
-from openapiopenai.vad.base import SpeechModel
+from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import load_model
 
 #: bytes per append when feeding whole files (the events do not depend on it)
@@ -78,16 +77,18 @@ class Detector:
     def send(self, event: dict[str, object]) -> list[RealtimeModel]:
         """Send one client event (as the wire would carry it) and run scoring to completion."""
         self.session.receive_text(json.dumps(event))
-        while (request := self.session.frames_to_score()) is not None:
-            scores = self.model.score(request.frames, [request.state], request.sample_rate)
-            self.session.receive_scores(scores)
-        return self.session.drain_events()
+        return self._score()
 
     def feed(self, audio: bytes) -> list[RealtimeModel]:
         """Append raw audio in the input format; returns the events it caused."""
-        return self.send(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
-        )
+        self.session.receive_audio(audio)
+        return self._score()
+
+    def _score(self) -> list[RealtimeModel]:
+        while (request := self.session.frames_to_score()) is not None:
+            scores = score_stream(self.model, request.frames, request.state, request.sample_rate)
+            self.session.receive_scores(scores)
+        return self.session.drain_events()
 
     def flush(self) -> list[RealtimeModel]:
         """End of input: close a turn in progress (``speech_stopped`` + commit)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,3 +54,28 @@ def test_reset_forgets_history_and_carried_input() -> None:
     resampler.push(RNG.uniform(-1, 1, 1_001).astype(np.float32))
     resampler.reset()
     assert np.array_equal(resampler.push(NOISE_24K), StreamingResampler(24_000, 16_000).push(NOISE_24K))
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), [(24_000, 16_000), (8_000, 16_000), (44_100, 16_000)])
+def test_soxr_gives_the_same_for_many_blocks_in_one_call_as_for_one_block_per_call(
+    in_rate: int, out_rate: int
+) -> None:
+    """The property StreamingResampler relies on to pass whole blocks to soxr at once."""
+    import soxr
+
+    block = in_rate // 100
+    x = (np.random.default_rng(4).standard_normal(block * 420) * 0.1).astype(np.float32)
+
+    def run(blocks_per_call: int) -> tuple[np.ndarray, list[int]]:
+        stream = soxr.ResampleStream(in_rate, out_rate, 1, "float32", "HQ")
+        outs, lengths = [], []
+        for start in range(0, len(x), block * blocks_per_call):
+            outs.append(stream.resample_chunk(x[start : start + block * blocks_per_call]))
+            lengths.append(sum(map(len, outs)))
+        return np.concatenate(outs), lengths
+
+    one, one_lengths = run(1)
+    for k in (3, 7, 20):
+        many, many_lengths = run(k)
+        np.testing.assert_array_equal(many, one[: len(many)])
+        assert many_lengths == one_lengths[k - 1 :: k]

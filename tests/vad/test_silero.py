@@ -80,3 +80,18 @@ def test_states_of_another_rate_are_refused(model: SileroModel) -> None:
 def test_a_missing_model_file_is_a_model_load_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="not found"):
         SileroModel(model_path=tmp_path / "missing.onnx")
+
+
+def test_score_sequence_equals_frame_by_frame_scoring() -> None:
+    from openapiopenai.vad.base import score_stream
+    from openapiopenai.vad.silero import SileroModel
+
+    model = SileroModel()
+    rng = np.random.default_rng(3)
+    frames = (rng.standard_normal((12, 512)) * 0.1).astype(np.float32)
+    one, many = model.new_state(16_000), model.new_state(16_000)
+    expected = np.array([model.score(frames[i : i + 1], [one], 16_000)[0] for i in range(12)])
+    got = score_stream(model, frames, many, 16_000)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(many.state, one.state, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(many.context, one.context)

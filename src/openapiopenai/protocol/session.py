@@ -71,6 +71,8 @@ GA_CLIENT_TYPES = (
 )
 BETA_CLIENT_TYPES = (*GA_CLIENT_TYPES, "transcription_session.update")
 APPEND = "input_audio_buffer.append"
+#: inbox key of audio appended as bytes by ``receive_audio``
+_RAW_AUDIO = "__raw_audio__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,12 @@ class Session:
                 self._error(exc)
             return
         self._inbox.append((event["type"], event))
+        self._drain()
+
+    def receive_audio(self, data: bytes) -> None:
+        """Append raw audio in the input format: ``input_audio_buffer.append`` without the JSON and
+        base64 round trip (the library path); same ordering, limits and errors."""
+        self._inbox.append((APPEND, {_RAW_AUDIO: bytes(data)}))
         self._drain()
 
     def receive_bytes(self, data: bytes) -> None:
@@ -329,7 +337,7 @@ class Session:
         if len(frames):
             self._unscored.append(frames)
 
-    def _append(self, event: dict[str, Any], event_id: str | None) -> None:
+    def _decode_audio(self, event: dict[str, Any], event_id: str | None) -> bytes:
         audio = event.get("audio")
         extra = set(event) - {"type", "event_id", "audio"}
         if extra:
@@ -364,6 +372,11 @@ class Session:
                 param="audio",
                 event_id=event_id,
             ) from None
+        return data
+
+    def _append(self, event: dict[str, Any], event_id: str | None) -> None:
+        raw = event.get(_RAW_AUDIO)
+        data = raw if isinstance(raw, bytes) else self._decode_audio(event, event_id)
         if len(self._buffer) + len(data) > self.limits.max_buffer_bytes:
             raise ProtocolError(
                 f"The input audio buffer would exceed {self.limits.max_buffer_bytes} bytes; commit or clear "

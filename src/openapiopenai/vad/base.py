@@ -51,3 +51,20 @@ class SpeechModel(Protocol):
         All rows share ``sample_rate``; callers group streams by rate.
         """
         ...
+
+
+def score_stream(model: SpeechModel, frames: FloatArray, state: StreamState, sample_rate: int) -> FloatArray:
+    """Score consecutive frames of ONE stream, in order (offline use, unbatched serving).
+
+    ``score`` takes one frame per stream, because a recurrent model must see a stream's frames
+    one after another. A model may offer ``score_sequence(frames, state, sample_rate)`` as a
+    faster path for that loop; otherwise the frames go through ``score`` one at a time.
+    """
+    fast = getattr(model, "score_sequence", None)
+    if fast is not None:
+        result: FloatArray = fast(frames, state, sample_rate)
+        return result
+    out = np.empty(len(frames), dtype=np.float32)
+    for i in range(len(frames)):
+        out[i] = model.score(frames[i : i + 1], [state], sample_rate)[0]
+    return out

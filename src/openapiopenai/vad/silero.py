@@ -136,3 +136,40 @@ class SileroModel:
             s.context[:] = tails[i]
         result: FloatArray = np.ascontiguousarray(probs[:, 0], dtype=np.float32)
         return result
+
+    def score_sequence(self, frames: FloatArray, state: StreamState, sample_rate: int) -> FloatArray:
+        """Consecutive frames of one stream: one session call per frame, no per-call stacking."""
+        frame = self.frame_samples(sample_rate)
+        context = _CONTEXT[sample_rate]
+        frames = np.asarray(frames, dtype=np.float32)
+        if frames.ndim != 2 or frames.shape[1] != frame:
+            raise ValueError(f"expected frames of shape [n, {frame}], got {frames.shape}")
+        if not isinstance(state, SileroState) or state.sample_rate != sample_rate:
+            raise TypeError(f"expected a SileroState at {sample_rate} Hz, got {state!r}")
+        # IO binding over buffers allocated once: no per-frame input/output allocation, which is
+        # most of what a batch-of-one call costs beyond the network itself.
+        import onnxruntime as ort
+
+        out = np.empty(len(frames), dtype=np.float32)
+        window = np.empty((1, context + frame), dtype=np.float32)
+        window[0, :context] = state.context
+        prob = np.empty((1, 1), dtype=np.float32)
+        states = (state.state.copy(), np.empty_like(state.state))
+        values = [ort.OrtValue.ortvalue_from_numpy(a) for a in (window, prob, *states)]
+        binding = self._session.io_binding()
+        binding.bind_ortvalue_input("input", values[0])
+        binding.bind_ortvalue_input("sr", ort.OrtValue.ortvalue_from_numpy(self._sr[sample_rate]))
+        binding.bind_ortvalue_output(self._outputs[0], values[1])
+        current, following = values[2], values[3]
+        run = self._session.run_with_iobinding
+        for i in range(len(frames)):
+            window[0, context:] = frames[i]
+            binding.bind_ortvalue_input("state", current)
+            binding.bind_ortvalue_output(self._outputs[1], following)
+            run(binding)
+            out[i] = prob[0, 0]
+            current, following = following, current
+            window[0, :context] = window[0, -context:]
+        state.state[...] = states[0] if current is values[2] else states[1]
+        state.context[:] = window[0, :context]
+        return out

@@ -14,9 +14,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-
-from tests.protocol import test_fuzz  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from tests.protocol import test_fuzz
 
 
 def main() -> int:

@@ -76,6 +76,27 @@ def reject_if_set(value: Any, what: str, param: str, event_id: str | None) -> No
         raise errors.unsupported(what, param, event_id)
 
 
+def wire_turn_detection(
+    config: InputConfig, kind: SessionKind, *, with_idle_timeout: bool
+) -> dict[str, Any] | None:
+    """The ``server_vad`` object a session reports (``None`` in manual mode)."""
+    td = config.turn_detection
+    if td is None:
+        return None
+    wire: dict[str, Any] = {
+        "type": "server_vad",
+        "threshold": td.threshold,
+        "prefix_padding_ms": td.prefix_padding_ms,
+        "silence_duration_ms": td.silence_duration_ms,
+    }
+    if kind == "realtime":
+        if with_idle_timeout:
+            wire["idle_timeout_ms"] = td.idle_timeout_ms
+        wire["create_response"] = False
+        wire["interrupt_response"] = config.interrupt_response
+    return wire
+
+
 class GaDialect:
     """The GA shape: ``session.type``, ``audio.input.*``, ``conversation.item.added``/``done``."""
 
@@ -96,19 +117,7 @@ class GaDialect:
         wire_format: dict[str, Any] = {"type": fmt.ga_type}
         if fmt.ga_type == "audio/pcm":
             wire_format["rate"] = fmt.sample_rate
-        td = config.turn_detection
-        turn_detection: dict[str, Any] | None = None
-        if td is not None:
-            turn_detection = {
-                "type": "server_vad",
-                "threshold": td.threshold,
-                "prefix_padding_ms": td.prefix_padding_ms,
-                "silence_duration_ms": td.silence_duration_ms,
-            }
-            if kind == "realtime":
-                turn_detection["idle_timeout_ms"] = td.idle_timeout_ms
-                turn_detection["create_response"] = False
-                turn_detection["interrupt_response"] = config.interrupt_response
+        turn_detection = wire_turn_detection(config, kind, with_idle_timeout=True)
         audio_input = {
             "format": wire_format,
             "transcription": None,
@@ -219,18 +228,7 @@ class BetaDialect(GaDialect):
         model_name: str | None,
         expires_at: int,
     ) -> dict[str, Any]:
-        td = config.turn_detection
-        turn_detection: dict[str, Any] | None = None
-        if td is not None:
-            turn_detection = {
-                "type": "server_vad",
-                "threshold": td.threshold,
-                "prefix_padding_ms": td.prefix_padding_ms,
-                "silence_duration_ms": td.silence_duration_ms,
-            }
-            if kind == "realtime":
-                turn_detection["create_response"] = False
-                turn_detection["interrupt_response"] = config.interrupt_response
+        turn_detection = wire_turn_detection(config, kind, with_idle_timeout=False)
         base: dict[str, Any] = {
             "id": session_id,
             "object": "realtime.session" if kind == "realtime" else "realtime.transcription_session",

@@ -15,29 +15,35 @@ from collections.abc import Sequence
 from openapiopenai import __version__
 from openapiopenai.exceptions import OpenapiopenaiError
 
-#: subcommand -> module that defines ``add_parser``
+#: subcommand -> (module that defines ``add_parser``, one-line help)
 SUBCOMMANDS = {
-    "serve": "openapiopenai.server.cli",
-    "detect": "openapiopenai.offline_cli",
-    "eval": "openapiopenai.evaluation.cli",
+    "serve": ("openapiopenai.server.cli", "run the Realtime WebSocket server"),
+    "detect": ("openapiopenai.offline_cli", "run turn detection on audio files"),
+    "eval": ("openapiopenai.evaluation.cli", "measure accuracy against labelled audio"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser for ``command``; the others are listed by name only, so that running one
+    subcommand never imports the code of another (``detect`` never loads the web stack)."""
     parser = argparse.ArgumentParser(
         prog="openapiopenai",
         description="Self-hosted server-side turn detection for the OpenAI Realtime API.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in SUBCOMMANDS.values():
-        module = importlib.import_module(module_name)
-        module.add_parser(sub)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if name == command:
+            importlib.import_module(module_name).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    args = build_parser(command if command in SUBCOMMANDS else None).parse_args(words)
     try:
         result: int = args.func(args)
     except OpenapiopenaiError as exc:

@@ -1,0 +1,57 @@
+"""Server settings: the only home of the server's defaults (CLI flags read theirs from here)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+#: environment variable holding the API key clients must present (unset: no auth)
+API_KEY_ENV = "OPENAPIOPENAI_API_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Everything ``openapiopenai serve`` can be told; defaults are safe on loopback."""
+
+    #: interface to bind; loopback by default so nothing is exposed by accident
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: speech model: ``auto`` (Silero), ``silero``, ``webrtc``, ``energy``
+    backend: str = "auto"
+    #: when set, clients must send it (``Authorization: Bearer`` or the browser subprotocol)
+    api_key: str | None = None
+    #: concurrent sessions; more are refused with HTTP 503 before the upgrade
+    max_sessions: int = 1000
+    #: a text message above this gets an ``error`` event (room for 15 MiB of audio in base64)
+    max_message_bytes: int = 22 * 1024 * 1024
+    #: frames above this are refused by the WebSocket layer itself (close 1009): a memory guard
+    max_frame_bytes: int = 64 * 1024 * 1024
+    #: uncommitted audio one session may hold
+    max_buffer_bytes: int = 32 * 1024 * 1024
+    #: audio of committed items kept per session for ``conversation.item.retrieve``
+    max_retained_audio_bytes: int = 16 * 1024 * 1024
+    #: server events queued for a client that is not reading; past it the session is closed
+    send_queue_events: int = 1024
+    #: a single send blocked this long means the client stopped reading: close its session
+    send_timeout_s: float = 10.0
+    #: score the frames of all sessions together (one model call per round)
+    batching: bool = True
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    #: on SIGTERM: time to finish turns in flight before connections are closed
+    shutdown_grace_s: float = 5.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServerSettings:
+        """Defaults, then the environment, then explicit values (``None`` means "not given")."""
+        settings = cls(api_key=os.environ.get(API_KEY_ENV) or None)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return replace(settings, **given)
+
+
+__all__ = ["API_KEY_ENV", "ServerSettings"]

@@ -1,0 +1,135 @@
+"""``openapiopenai serve``: the Realtime server on uvicorn, with a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from types import FrameType
+from typing import Any
+
+from openapiopenai.config import API_KEY_ENV, ServerSettings
+
+
+def add_parser(subparsers: Any) -> None:
+    d = ServerSettings()
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the Realtime WebSocket server",
+        description="Serve /v1/realtime: the input side of the OpenAI Realtime API with server_vad.",
+    )
+    parser.add_argument("--host", default=d.host, help=f"interface to bind (default: {d.host})")
+    parser.add_argument("--port", type=int, default=d.port, help=f"port (default: {d.port})")
+    parser.add_argument(
+        "--backend", default=d.backend, help="speech model: auto (silero), silero, webrtc, energy"
+    )
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require this key from clients (default: ${API_KEY_ENV}, else no auth)",
+    )
+    parser.add_argument(
+        "--max-sessions", type=int, default=d.max_sessions, help=f"(default: {d.max_sessions})"
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=d.max_message_bytes,
+        help="larger messages get an error event",
+    )
+    parser.add_argument(
+        "--max-buffer-bytes", type=int, default=d.max_buffer_bytes, help="uncommitted audio per session"
+    )
+    parser.add_argument(
+        "--no-batching", dest="batching", action="store_false", help="score each session separately"
+    )
+    parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
+    parser.add_argument("--ssl-keyfile", default=None, help="private key of --ssl-certfile")
+    parser.add_argument(
+        "--shutdown-grace", type=float, default=d.shutdown_grace_s, help="seconds to finish turns on SIGTERM"
+    )
+    parser.add_argument(
+        "--log-level", default=d.log_level, choices=("critical", "error", "warning", "info", "debug")
+    )
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    return ServerSettings.from_env(
+        host=args.host,
+        port=args.port,
+        backend=args.backend,
+        api_key=args.api_key,
+        max_sessions=args.max_sessions,
+        max_message_bytes=args.max_message_bytes,
+        max_buffer_bytes=args.max_buffer_bytes,
+        batching=args.batching,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        shutdown_grace_s=args.shutdown_grace,
+        log_level=args.log_level,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from openapiopenai.server.app import Hub, create_app
+
+    settings = settings_from_args(args)
+    app = create_app(settings)
+    hub: Hub = app.state.hub
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
+        lifespan="on",
+    )
+    GracefulServer(config, hub).run()
+    return 0
+
+
+class GracefulServer:
+    """uvicorn, but the first SIGTERM/SIGINT first lets sessions finish their turns.
+
+    uvicorn's own shutdown closes WebSockets at once (1012); before it starts, the hub refuses
+    new sessions, delivers each session's pending ``speech_stopped``/``committed`` and closes
+    it with 1001. A second signal skips the wait.
+    """
+
+    def __init__(self, config: Any, hub: Any) -> None:
+        import uvicorn
+
+        hub_ref = hub
+
+        class _Server(uvicorn.Server):
+            drain_requested = False
+            drain_task: asyncio.Task[None] | None = None
+
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                if not self.drain_requested and sig in (signal.SIGTERM, signal.SIGINT):
+                    self.drain_requested = True  # acted on by the next tick, inside the loop
+                    return
+                super().handle_exit(sig, frame)
+
+            async def on_tick(self, counter: int) -> bool:
+                if self.drain_requested and self.drain_task is None:
+                    self.drain_task = asyncio.create_task(hub_ref.drain())
+                if self.drain_task is not None and self.drain_task.done():
+                    self.should_exit = True
+                return bool(await super().on_tick(counter))
+
+        self._server = _Server(config)
+
+    def run(self) -> None:
+        self._server.run()
+
+
+__all__ = ["GracefulServer", "add_parser", "run", "settings_from_args"]

@@ -1,0 +1,42 @@
+"""Prometheus metrics, one registry per app (several apps in one process never collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """What an operator watches: sessions, scoring throughput and batching, event latency, errors."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.active_sessions = Gauge("openapiopenai_active_sessions", "Open Realtime sessions", registry=r)
+        self.sessions = Counter("openapiopenai_sessions", "Sessions accepted", registry=r)
+        self.refused = Counter(
+            "openapiopenai_sessions_refused", "Connections refused before the upgrade", ["reason"], registry=r
+        )
+        self.closed = Counter(
+            "openapiopenai_sessions_closed", "Sessions closed by the server", ["reason"], registry=r
+        )
+        self.frames = Counter("openapiopenai_frames_scored", "Model frames scored", registry=r)
+        self.batch_size = Histogram(
+            "openapiopenai_batch_size", "Streams per model call", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.event_latency = Histogram(
+            "openapiopenai_event_latency_seconds",
+            "Newest audio received -> turn event queued for sending",
+            ["type"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter("openapiopenai_errors", "error events sent, by code", ["code"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+__all__ = ["Metrics"]

@@ -41,6 +41,18 @@ def add_parser(subparsers: Any) -> None:
         "--max-buffer-bytes", type=int, default=d.max_buffer_bytes, help="uncommitted audio per session"
     )
     parser.add_argument(
+        "--send-queue-events",
+        type=int,
+        default=d.send_queue_events,
+        help="events queued for a client that is not reading before its session is closed",
+    )
+    parser.add_argument(
+        "--send-timeout",
+        type=float,
+        default=d.send_timeout_s,
+        help="seconds one send may block before the session is closed (client not reading)",
+    )
+    parser.add_argument(
         "--no-batching", dest="batching", action="store_false", help="score each session separately"
     )
     parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
@@ -64,6 +76,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         max_message_bytes=args.max_message_bytes,
         max_buffer_bytes=args.max_buffer_bytes,
         batching=args.batching,
+        send_queue_events=args.send_queue_events,
+        send_timeout_s=args.send_timeout,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         shutdown_grace_s=args.shutdown_grace,

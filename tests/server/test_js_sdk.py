@@ -16,7 +16,7 @@ import trustme
 
 from tests.audio._data import TEN_VAD, read_audio
 from tests.sdk import validate_ga
-from tests.wire.conftest import start_server
+from tests.server.conftest import start_server
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 

@@ -101,3 +101,11 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     running = start_server(tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests of a module that need no special flags."""
+    running = start_server(tmp_path_factory.mktemp("server"))
+    yield running
+    running.stop()

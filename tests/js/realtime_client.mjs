@@ -29,7 +29,8 @@ rt.socket.on('open', () => {
     type: 'session.update',
     session: { type: 'realtime', audio: { input: { turn_detection: { type: 'server_vad' } } } },
   });
-  const pcm = fs.readFileSync(pcmPath);
+  // the recording, then 1 s of silence so that the turn ends
+  const pcm = Buffer.concat([fs.readFileSync(pcmPath), Buffer.alloc(48000)]);
   const chunk = 4800; // 100 ms of PCM16 at 24 kHz
   for (let i = 0; i < pcm.length; i += chunk) {
     rt.send({ type: 'input_audio_buffer.append', audio: pcm.subarray(i, i + chunk).toString('base64') });

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ class ServerProcess:
     proc: subprocess.Popen[bytes]
     port: int
     scheme: str = "http"
-    verify: str | bool = True
+    verify: ssl.SSLContext | bool = True
     log: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -80,7 +81,11 @@ def start_server(
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     server = ServerProcess(
-        proc, port, scheme="https" if tls else "http", verify=tls[2] if tls else True, log=log
+        proc,
+        port,
+        scheme="https" if tls else "http",
+        verify=ssl.create_default_context(cafile=tls[2]) if tls else True,
+        log=log,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -1,0 +1,62 @@
+"""Sessions per core: N real-time clients against ``openapiopenai serve``, batching on vs off.
+
+    python bench/bench_load.py --sessions 50 100 200 400 --duration 20
+
+For each N it starts a fresh server, runs N clients (in separate processes, real speech at
+real-time pace), and prints the server-side event latency (deciding audio sent -> event
+received; p50/p99), the server's CPU use (in cores) and missed turns. The clients share the
+machine with the server, so the figures are conservative for a dedicated server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loadgen  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", type=int, nargs="+", default=[50, 100, 200, 400])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of audio per client")
+    parser.add_argument("--chunk-ms", type=int, default=40, help="audio per append")
+    parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--modes", nargs="+", default=["batching", "no-batching"])
+    args = parser.parse_args()
+    loop_s = 30.0
+    audio = loadgen.loop_audio(loop_s)
+    expected = loadgen.expected_stops(audio)
+    loop_ms = len(audio) // 48
+    print(
+        f"{'mode':12} {'N':>5} {'p50 ms':>8} {'p99 ms':>8} {'server CPU':>11} {'events':>7} {'missed':>7} {'failed':>7}"
+    )
+    for n in args.sessions:
+        for mode in args.modes:
+            server = loadgen.start_server(*(["--no-batching"] if mode == "no-batching" else []))
+            try:
+                cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+                results = loadgen.run_clients(
+                    server.port, n, chunk_ms=args.chunk_ms, duration_s=args.duration, loop_s=loop_s,
+                    processes=args.processes,
+                )  # fmt: skip
+                cores = (server.cpu_seconds() - cpu0) / (time.perf_counter() - t0)
+            finally:
+                server.stop()
+            s = loadgen.summarize(results, expected, loop_ms)
+            print(
+                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {cores:>10.2f}c {int(s['events']):>7} "
+                f"{int(s['missed_turns']):>7} {int(s['failed_clients']):>7}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

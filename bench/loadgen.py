@@ -1,0 +1,232 @@
+"""Load generator shared by ``bench_load.py`` and ``soak.py``: real-time Realtime clients.
+
+Each client streams a loop of real speech (the dev recordings, with pauses between them) at
+real-time pace in fixed appends over a raw WebSocket, like a telephony bridge would, and
+records when each append was sent. For every ``speech_started``/``speech_stopped`` it gets, the
+latency is measured from the send time of the append that completed the deciding model frame
+(frames lie on a fixed 32 ms grid of the session's audio; a stop is decided at the first frame
+end at or after ``audio_end_ms``, a start at the end of its onset frame). Expected turns come
+from the offline engine run on the same audio, so missed turns are counted exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = (ROOT / ".." / "shared" / "data").resolve()
+RATE = 24_000
+FRAME_MS = 32
+PREFIX_MS = 300
+
+
+def loop_audio(seconds: float = 30.0) -> bytes:
+    """Real speech files with 1.2 s pauses, as PCM16 24 kHz, about ``seconds`` long."""
+    files = sorted((DATA / "ten-vad-testset").glob("*.wav"))
+    if not files:
+        raise SystemExit(f"no recordings found under {DATA}")
+    parts: list[np.ndarray] = []
+    total = 0.0
+    for path in files:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        parts.append(soxr.resample(samples[:, 0], rate, RATE))
+        parts.append(np.zeros(int(1.2 * RATE), np.float32))
+        total += len(parts[-2]) / RATE + 1.2
+        if total >= seconds:
+            break
+    audio = np.concatenate(parts)
+    return np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2").tobytes()
+
+
+def expected_stops(audio: bytes) -> list[int]:
+    """``audio_end_ms`` of every turn the offline engine finds in ``audio``."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from openapiopenai import Detector
+
+    detector = Detector()
+    return [e.audio_end_ms for e in detector.feed(audio) if e.type == "input_audio_buffer.speech_stopped"]  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def start_server(*args: str) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "openapiopenai", "serve", "--port", str(port), "--log-level", "warning",
+            "--max-sessions", "100000", *args]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return Server(proc, port)
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+@dataclass
+class ClientResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    stops: list[int] = field(default_factory=list)
+    sent_ms: int = 0
+    errors: int = 0
+    failed: bool = False
+
+
+async def run_client(
+    url: str, audio: bytes, chunk_ms: int, duration_s: float, start_delay: float, result: ClientResult
+) -> None:
+    from websockets.asyncio.client import connect
+
+    chunk = chunk_ms * RATE * 2 // 1000
+    pieces = [
+        json.dumps(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio[i : i + chunk]).decode()}
+        )
+        for i in range(0, len(audio) - chunk + 1, chunk)
+    ]
+    await asyncio.sleep(start_delay)
+    sent_at: list[float] = []
+    try:
+        async with connect(url, max_size=None, ping_interval=None) as ws:
+
+            async def receive() -> None:
+                async for raw in ws:
+                    now = time.perf_counter()
+                    event = json.loads(raw)
+                    kind = event["type"]
+                    if kind == "input_audio_buffer.speech_stopped":
+                        result.stops.append(event["audio_end_ms"])
+                        deciding = math.ceil(event["audio_end_ms"] / FRAME_MS) * FRAME_MS
+                    elif kind == "input_audio_buffer.speech_started":
+                        deciding = event["audio_start_ms"] + PREFIX_MS + FRAME_MS
+                    else:
+                        result.errors += kind == "error"
+                        continue
+                    index = min(len(sent_at) - 1, max(0, math.ceil(deciding / chunk_ms) - 1))
+                    if 0 <= index < len(sent_at):
+                        result.latencies_ms.append((now - sent_at[index]) * 1000)
+
+            reader = asyncio.create_task(receive())
+            begin = time.perf_counter()
+            n = int(duration_s * 1000 // chunk_ms)
+            for k in range(n):
+                delay = begin + k * chunk_ms / 1000 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sent_at.append(time.perf_counter())
+                await ws.send(pieces[k % len(pieces)])
+            result.sent_ms = n * chunk_ms
+            await asyncio.sleep(1.0)  # let the last events arrive
+            reader.cancel()
+    except Exception:  # noqa: BLE001 - a failed client is counted, the run goes on
+        result.failed = True
+
+
+def worker(
+    url: str, clients: int, chunk_ms: int, duration_s: float, loop_s: float, seed: int, out: Any
+) -> None:
+    audio = loop_audio(loop_s)
+    rng = random.Random(seed)
+    results = [ClientResult() for _ in range(clients)]
+
+    async def main() -> None:
+        # stagger starts over one second so the clients' appends do not all land together
+        await asyncio.gather(
+            *(run_client(url, audio, chunk_ms, duration_s, rng.random(), r) for r in results)
+        )
+
+    asyncio.run(main())
+    out.put([(r.latencies_ms, r.stops, r.sent_ms, r.errors, r.failed) for r in results])
+
+
+def run_clients(
+    port: int, n: int, *, chunk_ms: int, duration_s: float, loop_s: float, processes: int
+) -> list[ClientResult]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    per = [n // processes + (i < n % processes) for i in range(processes)]
+    url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+    procs = [
+        ctx.Process(target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue))
+        for i, k in enumerate(per)
+        if k
+    ]
+    for p in procs:
+        p.start()
+    results: list[ClientResult] = []
+    for _ in procs:
+        for lat, stops, sent, errors, failed in queue.get():
+            results.append(ClientResult(lat, stops, sent, errors, failed))
+    for p in procs:
+        p.join()
+    return results
+
+
+def summarize(results: list[ClientResult], expected: list[int], loop_ms: int) -> dict[str, float]:
+    latencies = np.array([x for r in results for x in r.latencies_ms]) if results else np.zeros(0)
+    missed = 0
+    for r in results:
+        if r.failed:
+            continue
+        want = [e + cycle * loop_ms for cycle in range(r.sent_ms // loop_ms + 1) for e in expected]
+        want = [e for e in want if e + 200 < r.sent_ms]
+        missed += max(0, len(want) - len([s for s in r.stops if s + 200 < r.sent_ms]))
+    return {
+        "p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else float("nan"),
+        "p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else float("nan"),
+        "events": float(len(latencies)),
+        "missed_turns": float(missed),
+        "failed_clients": float(sum(r.failed for r in results)),
+        "errors": float(sum(r.errors for r in results)),
+    }

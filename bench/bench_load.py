@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import loadgen  # noqa: E402
+import loadgen
 
 
 def main() -> int:
@@ -51,8 +51,8 @@ def main() -> int:
                 server.stop()
             s = loadgen.summarize(results, expected, loop_ms)
             print(
-                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {cores:>10.2f}c {int(s['events']):>7} "
-                f"{int(s['missed_turns']):>7} {int(s['failed_clients']):>7}",
+                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {cores:>10.2f}c "
+                f"{int(s['events']):>7} {int(s['missed_turns']):>7} {int(s['failed_clients']):>7}",
                 flush=True,
             )
     return 0

@@ -34,9 +34,8 @@ def main() -> int:
     audio = loadgen.loop_audio(loop_s)
     expected = loadgen.expected_stops(audio)
     loop_ms = len(audio) // 48
-    print(
-        f"{'mode':12} {'N':>5} {'p50 ms':>8} {'p99 ms':>8} {'server CPU':>11} {'events':>7} {'missed':>7} {'failed':>7}"
-    )
+    header = ("mode", "N", "p50 ms", "p99 ms", "server CPU", "events", "missed", "failed")
+    print("{:12} {:>5} {:>8} {:>8} {:>11} {:>7} {:>7} {:>7}".format(*header))
     for n in args.sessions:
         for mode in args.modes:
             server = loadgen.start_server(*(["--no-batching"] if mode == "no-batching" else []))

@@ -34,8 +34,9 @@ def main() -> int:
     audio = loadgen.loop_audio(loop_s)
     expected = loadgen.expected_stops(audio)
     loop_ms = len(audio) // 48
-    header = ("mode", "N", "p50 ms", "p99 ms", "server CPU", "events", "missed", "failed")
-    print("{:12} {:>5} {:>8} {:>8} {:>11} {:>7} {:>7} {:>7}".format(*header))
+    header = ("mode", "N", "p50 ms", "p99 ms", "server CPU", "client CPU", "events", "missed", "failed")
+    print(f"append size {args.chunk_ms} ms, {args.duration:.0f} s per client")
+    print("{:12} {:>5} {:>8} {:>8} {:>11} {:>11} {:>7} {:>7} {:>7}".format(*header))
     for n in args.sessions:
         for mode in args.modes:
             server = loadgen.start_server(*(["--no-batching"] if mode == "no-batching" else []))
@@ -45,12 +46,14 @@ def main() -> int:
                     server.port, n, chunk_ms=args.chunk_ms, duration_s=args.duration, loop_s=loop_s,
                     processes=args.processes,
                 )  # fmt: skip
-                cores = (server.cpu_seconds() - cpu0) / (time.perf_counter() - t0)
+                elapsed = time.perf_counter() - t0
+                cores = (server.cpu_seconds() - cpu0) / elapsed
+                client_cores = loadgen.run_clients.client_cpu_seconds / elapsed  # type: ignore[attr-defined]
             finally:
                 server.stop()
             s = loadgen.summarize(results, expected, loop_ms)
             print(
-                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {cores:>10.2f}c "
+                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {cores:>10.2f}c {client_cores:>10.2f}c "
                 f"{int(s['events']):>7} {int(s['missed_turns']):>7} {int(s['failed_clients']):>7}",
                 flush=True,
             )

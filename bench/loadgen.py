@@ -18,6 +18,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -187,7 +188,13 @@ def worker(
         )
 
     asyncio.run(main())
-    out.put([(r.latencies_ms, r.stops, r.sent_ms, r.errors, r.failed) for r in results])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put(
+        (
+            [(r.latencies_ms, r.stops, r.sent_ms, r.errors, r.failed) for r in results],
+            usage.ru_utime + usage.ru_stime,
+        )
+    )
 
 
 def run_clients(
@@ -205,11 +212,15 @@ def run_clients(
     for p in procs:
         p.start()
     results: list[ClientResult] = []
+    cpu = 0.0
     for _ in procs:
-        for lat, stops, sent, errors, failed in queue.get():
+        rows, seconds = queue.get()
+        cpu += seconds
+        for lat, stops, sent, errors, failed in rows:
             results.append(ClientResult(lat, stops, sent, errors, failed))
     for p in procs:
         p.join()
+    run_clients.client_cpu_seconds = cpu  # type: ignore[attr-defined]
     return results
 
 

@@ -6,6 +6,11 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from openapiopenai.protocol.session import SessionLimits
+
+#: the per-session limits' own defaults (their one home is SessionLimits)
+_SESSION = SessionLimits()
+
 #: environment variable holding the API key clients must present (unset: no auth)
 API_KEY_ENV = "OPENAPIOPENAI_API_KEY"
 
@@ -24,19 +29,23 @@ class ServerSettings:
     #: concurrent sessions; more are refused with HTTP 503 before the upgrade
     max_sessions: int = 1000
     #: a text message above this gets an ``error`` event (room for 15 MiB of audio in base64)
-    max_message_bytes: int = 22 * 1024 * 1024
+    max_message_bytes: int = _SESSION.max_message_bytes
     #: frames above this are refused by the WebSocket layer itself (close 1009): a memory guard
     max_frame_bytes: int = 64 * 1024 * 1024
     #: uncommitted audio one session may hold
-    max_buffer_bytes: int = 32 * 1024 * 1024
+    max_buffer_bytes: int = _SESSION.max_buffer_bytes
     #: audio of committed items kept per session for ``conversation.item.retrieve``
-    max_retained_audio_bytes: int = 16 * 1024 * 1024
+    max_retained_audio_bytes: int = _SESSION.max_retained_audio_bytes
     #: server events queued for a client that is not reading; past it the session is closed
     send_queue_events: int = 1024
     #: a single send blocked this long means the client stopped reading: close its session
     send_timeout_s: float = 10.0
     #: score the frames of all sessions together (one model call per round)
     batching: bool = True
+    #: threads running model calls in parallel, each on its own group of sessions
+    scorer_threads: int = 1
+    #: most streams in one model call (larger batches stop getting cheaper per stream)
+    max_batch: int = 128
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     #: on SIGTERM: time to finish turns in flight before connections are closed

@@ -83,8 +83,9 @@ class SessionLimits:
     max_buffer_bytes: int = 32 * 1024 * 1024
     #: the soft cap on one client message, reported in ``message_too_large`` errors
     max_message_bytes: int = 22 * 1024 * 1024
-    #: audio of past items kept for ``conversation.item.retrieve``
-    max_retained_audio_bytes: int = 16 * 1024 * 1024
+    #: audio of past items kept for ``conversation.item.retrieve`` (the newest items win; about
+    #: 44 s of 24 kHz PCM16, so that a server holding hundreds of sessions stays bounded)
+    max_retained_audio_bytes: int = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

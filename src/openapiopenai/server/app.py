@@ -41,7 +41,13 @@ class Hub:
         self.settings = settings
         self.model = model
         self.metrics = Metrics()
-        self.scorer = Scorer(model, batching=settings.batching, metrics=self.metrics)
+        self.scorer = Scorer(
+            model,
+            batching=settings.batching,
+            metrics=self.metrics,
+            workers=settings.scorer_threads,
+            max_batch=settings.max_batch,
+        )
         self.connections: set[Connection] = set()
         self.draining = False
         self.limits = SessionLimits(

@@ -53,6 +53,12 @@ def add_parser(subparsers: Any) -> None:
         help="seconds one send may block before the session is closed (client not reading)",
     )
     parser.add_argument(
+        "--scorer-threads",
+        type=int,
+        default=d.scorer_threads,
+        help=f"threads running model calls in parallel (default: {d.scorer_threads})",
+    )
+    parser.add_argument(
         "--no-batching", dest="batching", action="store_false", help="score each session separately"
     )
     parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
@@ -76,6 +82,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         max_message_bytes=args.max_message_bytes,
         max_buffer_bytes=args.max_buffer_bytes,
         batching=args.batching,
+        scorer_threads=args.scorer_threads,
         send_queue_events=args.send_queue_events,
         send_timeout_s=args.send_timeout,
         ssl_certfile=args.ssl_certfile,

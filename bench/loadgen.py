@@ -5,7 +5,11 @@ real-time pace in fixed appends over a raw WebSocket, like a telephony bridge wo
 records when each append was sent. For every ``speech_started``/``speech_stopped`` it gets, the
 latency is measured from the send time of the append that completed the deciding model frame
 (frames lie on a fixed 32 ms grid of the session's audio; a stop is decided at the first frame
-end at or after ``audio_end_ms``, a start at the end of its onset frame). Expected turns come
+end at or after ``audio_end_ms``, a start at the end of its onset frame) *plus the resampler's
+look-ahead*: 24 -> 16 kHz conversion (soxr HQ) needs about 21 ms of audio past a frame's end,
+plus up to one 10 ms block, before that frame exists, so the deciding audio reaches
+``LOOKAHEAD_MS`` past the frame end. Without this, an append boundary falling inside the
+look-ahead would be charged to the server as a whole append period of waiting. Expected turns come
 from the offline engine run on the same audio, so missed turns are counted exactly.
 """
 
@@ -37,6 +41,8 @@ DATA = (ROOT / ".." / "shared" / "data").resolve()
 RATE = 24_000
 FRAME_MS = 32
 PREFIX_MS = 300
+#: audio the pipeline needs past a frame's end before it can score it (see above)
+LOOKAHEAD_MS = 32
 
 
 def loop_audio(seconds: float = 30.0) -> bytes:
@@ -148,9 +154,9 @@ async def run_client(
                     kind = event["type"]
                     if kind == "input_audio_buffer.speech_stopped":
                         result.stops.append(event["audio_end_ms"])
-                        deciding = math.ceil(event["audio_end_ms"] / FRAME_MS) * FRAME_MS
+                        deciding = math.ceil(event["audio_end_ms"] / FRAME_MS) * FRAME_MS + LOOKAHEAD_MS
                     elif kind == "input_audio_buffer.speech_started":
-                        deciding = event["audio_start_ms"] + PREFIX_MS + FRAME_MS
+                        deciding = event["audio_start_ms"] + PREFIX_MS + FRAME_MS + LOOKAHEAD_MS
                     else:
                         result.errors += kind == "error"
                         continue

@@ -53,7 +53,8 @@ def main() -> int:
                 server.stop()
             s = loadgen.summarize(results, expected, loop_ms)
             print(
-                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {cores:>10.2f}c {client_cores:>10.2f}c "
+                f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} "
+                f"{cores:>10.2f}c {client_cores:>10.2f}c "
                 f"{int(s['events']):>7} {int(s['missed_turns']):>7} {int(s['failed_clients']):>7}",
                 flush=True,
             )

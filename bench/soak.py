@@ -60,18 +60,17 @@ def main() -> int:
         server.stop()
     summary = loadgen.summarize(results, expected, len(audio) // 48)
     later = [(t, r) for t, r in samples if t >= elapsed / 2]
-    slope = (
-        float(np.polyfit([t / 60 for t, _ in later], [r for _, r in later], 1)[0])
-        if len(later) >= 2
-        else float("nan")
-    )
+    slope = float("nan")
+    if len(later) >= 2:
+        slope = float(np.polyfit([t / 60 for t, _ in later], [r for _, r in later], 1)[0])
+    first = samples[0][1] if samples else float("nan")
+    last = samples[-1][1] if samples else float("nan")
     print(
         f"{args.sessions} sessions x {args.minutes:.0f} min ({args.chunk_ms} ms appends): "
-        f"RSS {samples[0][1] if samples else float('nan'):.1f} -> {samples[-1][1] if samples else float('nan'):.1f} MiB, "
-        f"slope over the 2nd half {slope:+.2f} MiB/min; latency p50 {summary['p50_ms']:.1f} ms, "
-        f"p99 {summary['p99_ms']:.1f} ms; {int(summary['events'])} turn events, "
-        f"{int(summary['missed_turns'])} missed turns, {int(summary['failed_clients'])} failed clients, "
-        f"server CPU {cores:.2f} cores"
+        f"RSS {first:.1f} -> {last:.1f} MiB, slope over the 2nd half {slope:+.2f} MiB/min; "
+        f"latency p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms; "
+        f"{int(summary['events'])} turn events, {int(summary['missed_turns'])} missed turns, "
+        f"{int(summary['failed_clients'])} failed clients, server CPU {cores:.2f} cores"
     )
     return 0
 

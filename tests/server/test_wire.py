@@ -98,13 +98,14 @@ async def test_a_client_that_stops_reading_is_closed_alone(tmp_path: Path) -> No
         async with connect(server.ws_url, max_size=None) as healthy:
             await next_event(healthy, "session.created")
             baseline = await turn_latency(healthy)
-            # the stalled client: asks for a large item again and again and never reads
+            # the stalled client: asks for a large item (within the 2 MiB kept for retrieve) again
+            # and again and never reads
             stalled = await connect(server.ws_url, max_size=None, max_queue=1)
             await next_event(stalled, "session.created")
             item = {
                 "type": "message",
                 "role": "user",
-                "content": [{"type": "input_audio", "audio": b64(b"\x00" * 3_000_000)}],
+                "content": [{"type": "input_audio", "audio": b64(b"\x00" * 1_500_000)}],
                 "id": "item_big",
             }
             await stalled.send(json.dumps({"type": "conversation.item.create", "item": item}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
@@ -98,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     from openapiopenai.server.app import Hub, create_app
 
     settings = settings_from_args(args)
+    # The scorer threads need the GIL back between model calls while the event loop is busy;
+    # the default 5 ms switch interval would let each hand-over stall a batch that long.
+    sys.setswitchinterval(0.001)
     app = create_app(settings)
     hub: Hub = app.state.hub
     config = uvicorn.Config(

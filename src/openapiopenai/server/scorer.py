@@ -10,9 +10,10 @@ hundreds of real-time sessions. While a batch is being scored, new requests gath
 one, so batches grow with load and no request waits for a timer.
 
 Big batches are cut into calls of at most ``max_batch`` rows (past a few dozen rows the cost per
-row no longer falls, and cache pressure makes it rise), and the streams are split across
-``workers`` threads that run their model calls in parallel (onnxruntime releases the GIL), one
-group of streams per thread so that each stream's frames stay in order.
+row no longer falls, and cache pressure makes it rise). The worker threads take requests from a
+queue themselves and post results back with ``call_soon_threadsafe``: the model never waits for a
+busy event loop to hand it the next batch. More than one worker (``workers``) can run model calls
+in parallel (onnxruntime releases the GIL).
 
 ``batching=False`` scores each request on its own (one call per frame), for comparison.
 """
@@ -20,8 +21,8 @@ group of streams per thread so that each stream's frames stay in order.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import defaultdict, deque
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class Scorer:
         *,
         batching: bool = True,
         metrics: Metrics | None = None,
-        workers: int = 2,
+        workers: int = 1,
         max_batch: int = 128,
     ) -> None:
         if workers < 1 or max_batch < 1:
@@ -47,25 +48,33 @@ class Scorer:
         self.metrics = metrics
         self.workers = workers
         self.max_batch = max_batch
-        self._pending: list[tuple[ScoreRequest, asyncio.Future[FloatArray]]] = []
-        self._wake = asyncio.Event()
-        # the model runs single-threaded per call; parallelism comes from calls on disjoint streams
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openapiopenai-scorer")
-        self._task: asyncio.Task[None] | None = None
+        # filled on the event loop, drained by the worker threads (deque appends/pops are atomic)
+        self._pending: deque[tuple[ScoreRequest, asyncio.Future[FloatArray]]] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="openapiopenai-scorer")
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"openapiopenai-scorer-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        for _, future in self._pending:
+        self._stopping = True
+        self._wake.set()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
+        self._threads = []
+        while self._pending:
+            _, future = self._pending.popleft()
             if not future.done():
                 future.cancel()
-        self._pending.clear()
-        self._executor.shutdown(wait=True)
 
     def score(self, request: ScoreRequest) -> asyncio.Future[FloatArray]:
         """Queue one request; the future gets its probabilities (one per frame)."""
@@ -74,46 +83,47 @@ class Scorer:
         self._wake.set()
         return future
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._pending = self._pending, []
+    def _work(self) -> None:
+        """A worker thread: take everything pending, score it, hand the results to the loop.
+
+        The threads never wait for the event loop between batches (a busy loop would otherwise
+        leave the model idle); each session has at most one request in flight, so two workers
+        never hold frames of the same stream."""
+        loop = self._loop
+        assert loop is not None
+        while not self._stopping:
+            self._wake.wait()
+            batch: list[tuple[ScoreRequest, asyncio.Future[FloatArray]]] = []
+            while self._pending:
+                try:
+                    batch.append(self._pending.popleft())
+                except IndexError:  # another worker took the last one
+                    break
+            if not self._pending:
+                self._wake.clear()
+                if self._pending:  # appended between the check and the clear
+                    self._wake.set()
             batch = [(request, future) for request, future in batch if not future.cancelled()]
             if not batch:
                 continue
-            requests = [request for request, _ in batch]
             try:
-                results = await self._score_parallel(loop, requests)
+                results: list[FloatArray] | BaseException = self.score_now([r for r, _ in batch])
             except Exception as exc:  # a model failure fails these requests, not the server
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                results = exc
+            loop.call_soon_threadsafe(self._deliver, batch, results)
 
-    async def _score_parallel(
-        self, loop: asyncio.AbstractEventLoop, requests: list[ScoreRequest]
-    ) -> list[FloatArray]:
-        """Split the streams into one group per worker (balanced by frames) and score the groups
-        concurrently; a stream never spans two groups, so its frames stay in order."""
-        groups: list[list[int]] = [[] for _ in range(min(self.workers, len(requests)))]
-        loads = [0] * len(groups)
-        for i in sorted(range(len(requests)), key=lambda i: -len(requests[i].frames)):
-            g = loads.index(min(loads))
-            groups[g].append(i)
-            loads[g] += len(requests[i].frames)
-        parts = await asyncio.gather(
-            *(loop.run_in_executor(self._executor, self.score_now, [requests[i] for i in g]) for g in groups)
-        )
-        results: list[FloatArray | None] = [None] * len(requests)
-        for group, part in zip(groups, parts, strict=True):
-            for i, result in zip(group, part, strict=True):
-                results[i] = result
-        return [r for r in results if r is not None]
+    @staticmethod
+    def _deliver(
+        batch: list[tuple[ScoreRequest, asyncio.Future[FloatArray]]],
+        results: list[FloatArray] | BaseException,
+    ) -> None:
+        for i, (_, future) in enumerate(batch):
+            if future.done():
+                continue
+            if isinstance(results, BaseException):
+                future.set_exception(results)
+            else:
+                future.set_result(results[i])
 
     def score_now(self, requests: list[ScoreRequest]) -> list[FloatArray]:
         """Score requests synchronously (the worker thread's job; also used by benchmarks)."""

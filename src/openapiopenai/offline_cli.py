@@ -70,18 +70,11 @@ def add_parser(subparsers: Any) -> None:
 
 def encode_for_wire(path: str, input_format: str) -> tuple[Any, bytes]:
     """A file as the bytes a client would stream in ``input_format``."""
-    import numpy as np
-
-    from openapiopenai.audio import formats, g711
+    from openapiopenai.audio import formats
     from openapiopenai.offline import read_audio
 
     fmt = formats.from_ga(FORMATS[input_format], None)
-    samples = read_audio(path, fmt.sample_rate)
-    if fmt is formats.PCM16_24K:
-        pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
-        return fmt, pcm.tobytes()
-    encode = g711.ulaw_encode if fmt is formats.PCMU else g711.alaw_encode
-    return fmt, encode(samples)
+    return fmt, formats.encode(fmt, read_audio(path, fmt.sample_rate))
 
 
 def run(args: argparse.Namespace) -> int:

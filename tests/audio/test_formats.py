@@ -67,3 +67,11 @@ def test_decode_refuses_a_partial_sample() -> None:
     with pytest.raises(AudioFormatError, match="whole number"):
         decode(PCM16_24K, b"\x00\x01\x02")
     assert decode(PCM16_24K, b"").shape == (0,)
+
+
+@pytest.mark.parametrize("fmt", [formats.PCM16_24K, formats.PCMU, formats.PCMA])
+def test_encode_is_the_inverse_of_decode_within_the_formats_precision(fmt: formats.AudioFormat) -> None:
+    samples = (0.5 * np.sin(np.arange(2400) / 7)).astype(np.float32)
+    back = formats.decode(fmt, formats.encode(fmt, samples))
+    tolerance = 1 / 32768 if fmt is formats.PCM16_24K else 0.02  # G.711 is 8-bit companded
+    np.testing.assert_allclose(back, samples, atol=tolerance)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from openapiopenai.audio import g711
 from openapiopenai.exceptions import AudioFormatError
 
-__all__ = ["FORMATS", "PCM16_24K", "PCMA", "PCMU", "AudioFormat", "decode", "from_beta", "from_ga"]
+__all__ = ["FORMATS", "PCM16_24K", "PCMA", "PCMU", "AudioFormat", "decode", "encode", "from_beta", "from_ga"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,14 @@ def decode(fmt: AudioFormat, data: bytes | bytearray | memoryview) -> npt.NDArra
     out = pcm.astype(np.float32)
     out *= np.float32(1.0 / 32768.0)
     return out
+
+
+def encode(fmt: AudioFormat, samples: npt.ArrayLike) -> bytes:
+    """Float samples in [-1, 1) at ``fmt``'s rate -> the bytes a client sends (inverse of ``decode``)."""
+    audio = np.asarray(samples, dtype=np.float32)
+    if fmt.ga_type == PCMU.ga_type:
+        return bytes(g711.ulaw_encode(audio))
+    if fmt.ga_type == PCMA.ga_type:
+        return bytes(g711.alaw_encode(audio))
+    pcm: bytes = np.clip(np.round(audio.astype(np.float64) * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    return pcm

@@ -29,8 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from openapiopenai.audio import g711
-from openapiopenai.audio.formats import PCM16_24K, PCMA, PCMU, AudioFormat
+from openapiopenai.audio.formats import PCM16_24K, PCMA, PCMU, AudioFormat, encode
 from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
 from openapiopenai.evaluation.baselines import vad_iterator
 from openapiopenai.evaluation.datasets import Dataset, LabelledFile, read_mono
@@ -86,12 +85,7 @@ def wire_bytes(samples: FloatArray, rate: int, fmt: AudioFormat) -> bytes:
     audio = np.asarray(samples, dtype=np.float32)
     if rate != fmt.sample_rate:
         audio = np.asarray(soxr.resample(audio, rate, fmt.sample_rate, quality="HQ"), dtype=np.float32)
-    if fmt is PCMU:
-        return g711.ulaw_encode(audio)
-    if fmt is PCMA:
-        return g711.alaw_encode(audio)
-    pcm = np.clip(np.round(audio.astype(np.float64) * 32768.0), -32768, 32767).astype("<i2")
-    return pcm.tobytes()
+    return encode(fmt, audio)
 
 
 @dataclass(frozen=True, slots=True)

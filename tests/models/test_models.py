@@ -22,9 +22,7 @@ from openapiopenai.models.unions import (
 )
 from tests.models.sdk_samples import model_sample, union_members
 
-SEED = (
-    '{"event_id":"event_1","type":"input_audio_buffer.speech_started","audio_start_ms":1000,"item_id":"item_1"}'
-)
+SEED = '{"event_id":"event_1","type":"input_audio_buffer.speech_started","audio_start_ms":1000,"item_id":"item_1"}'  # noqa: E501 - the seed example, verbatim
 
 GA_SERVER = union_members(RealtimeServerEvent)
 GA_CLIENT = union_members(RealtimeClientEvent)

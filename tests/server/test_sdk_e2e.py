@@ -231,3 +231,22 @@ def test_healthz_and_metrics(shared_server: ServerProcess) -> None:
     ):
         assert name in text
     assert openai.__version__
+
+
+async def test_transcription_intent_opens_a_transcription_session(shared_server: ServerProcess) -> None:
+    client = client_for(shared_server)
+    async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+        (created,) = await collect(conn, until="session.created")
+        assert created["session"]["type"] == "transcription"
+        await conn.input_audio_buffer.append(
+            audio=b64(speech_pcm("testset-audio-17.wav") + pcm16(silence(1000)))
+        )
+        events = await collect(conn, until="conversation.item.done")
+        kinds = [e["type"] for e in events]
+        assert "input_audio_buffer.speech_started" in kinds and "input_audio_buffer.committed" in kinds
+
+
+async def test_model_query_is_echoed_in_the_session(shared_server: ServerProcess) -> None:
+    async with client_for(shared_server).realtime.connect(model="gpt-realtime-mini") as conn:
+        (created,) = await collect(conn, until="session.created")
+        assert created["session"]["model"] == "gpt-realtime-mini"

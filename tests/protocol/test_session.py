@@ -468,3 +468,14 @@ def test_beta_dialect_shapes() -> None:
 def test_scripted_probabilities_honour_threshold_config() -> None:
     session = new_session(turn_detection=TurnDetectionConfig(threshold=1.0))
     assert types(send(session, append(TURN)))[0] == "input_audio_buffer.speech_started"  # p == 1.0 >= 1.0
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
+    session = new_session()
+    session.receive_text("[" * 100_000)
+    (error,) = [json.loads(t) for t in session.events_to_send()]
+    assert error["error"]["code"] == "invalid_json"
+    deep = '{"type": "session.update", "event_id": "deep", "session": ' + '{"a": ' * 5000 + "1" + "}" * 5001
+    session.receive_text(deep)
+    (error,) = [json.loads(t) for t in session.events_to_send()]
+    assert error["type"] == "error"

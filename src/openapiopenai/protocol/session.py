@@ -215,6 +215,8 @@ class Session:
             event = json.loads(text)
         except ValueError as exc:
             raise errors.bad_json(str(exc)) from None
+        except RecursionError:  # a client can nest brackets deeper than the parser recurses
+            raise errors.bad_json("The JSON value is nested too deeply.") from None
         if not isinstance(event, dict):
             raise ProtocolError("An event must be a JSON object.", code=errors.INVALID_EVENT)
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
@@ -240,6 +242,10 @@ class Session:
             return parse(event)
         except pydantic.ValidationError as exc:
             raise errors.from_validation_errors(exc.errors(), event_id) from None
+        except RecursionError:
+            raise ProtocolError(
+                "The event is nested too deeply.", code=errors.INVALID_EVENT, event_id=event_id
+            ) from None
         except UnknownEventTypeError as exc:  # unreachable after _decode's check; kept for safety
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id

@@ -87,6 +87,18 @@ certain_errors = st.one_of(
     st.just(({"type": "input_audio_buffer.append", "audio": 12}, True)),
     st.just(({"type": "response.create"}, True)),
     st.just(({"type": "conversation.item.delete", "item_id": "item_unknown"}, True)),
+    st.text(max_size=12)
+    .filter(lambda t: len(t.strip()) % 4 != 0 or "!" in t)
+    .map(
+        lambda t: (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": t}]},
+            },
+            True,
+        )
+    ),
+    st.integers(1, 3000).map(lambda depth: ("[" * depth * 100, True)),
 )
 maybe_errors = st.one_of(
     st.sampled_from(CHUNKS).map(

@@ -479,3 +479,16 @@ def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
     session.receive_text(deep)
     (error,) = [json.loads(t) for t in session.events_to_send()]
     assert error["type"] == "error"
+
+
+def test_item_create_with_bad_base64_audio_is_an_error_naming_the_part() -> None:
+    session = new_session()
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "abc"}]}
+    (error,) = send(session, {"type": "conversation.item.create", "event_id": "bad", "item": item})
+    assert error["error"]["param"] == "item.content[0].audio"
+    assert error["error"]["event_id"] == "bad"
+    item["content"] = [{"type": "input_audio", "audio": base64.b64encode(b"\x00\x01").decode()}]
+    assert types(send(session, {"type": "conversation.item.create", "item": item})) == [
+        "conversation.item.added",
+        "conversation.item.done",
+    ]

@@ -460,9 +460,17 @@ class Session:
         if after not in (None, "root") and after not in self._conversation:
             raise self._no_item(after, event_id, param="previous_item_id")
         audio = b""
-        for part in item.get("content") or []:
+        for index, part in enumerate(item.get("content") or []):
             if isinstance(part, dict) and isinstance(part.get("audio"), str):
-                audio += base64.b64decode(part.pop("audio"), validate=False)
+                try:
+                    audio += base64.b64decode(part.pop("audio"), validate=True)
+                except (binascii.Error, ValueError):
+                    raise ProtocolError(
+                        "Invalid 'audio': expected base64-encoded audio bytes.",
+                        code=errors.INVALID_VALUE,
+                        param=f"item.content[{index}].audio",
+                        event_id=event_id,
+                    ) from None
         previous = self._conversation.insert(
             Item(item=item, audio=audio), after=None if after == "root" else after, at_root=after == "root"
         )

@@ -1,6 +1,7 @@
 """Sessions per core: N real-time clients against ``openapiopenai serve``, batching on vs off.
 
-    python bench/bench_load.py --sessions 50 100 200 400 --duration 20
+    python bench/bench_load.py --sessions 50 100 200 400 --duration 20            # 20 ms appends
+    python bench/bench_load.py --sessions 100 200 300 400 --chunk-ms 100          # 100 ms appends
 
 For each N it starts a fresh server, runs N clients (in separate processes, real speech at
 real-time pace), and prints the server-side event latency (deciding audio sent -> event
@@ -26,9 +27,15 @@ def main() -> int:
     )
     parser.add_argument("--sessions", type=int, nargs="+", default=[50, 100, 200, 400])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of audio per client")
-    parser.add_argument("--chunk-ms", type=int, default=40, help="audio per append")
+    parser.add_argument("--chunk-ms", type=int, default=20, help="audio per append (default: 20)")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--modes", nargs="+", default=["batching", "no-batching"])
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra option for `openapiopenai serve` (repeat; e.g. --server-arg=--backend=energy)",
+    )
     args = parser.parse_args()
     loop_s = 30.0
     audio = loadgen.loop_audio(loop_s)
@@ -39,7 +46,8 @@ def main() -> int:
     print("{:12} {:>5} {:>8} {:>8} {:>11} {:>11} {:>7} {:>7} {:>7}".format(*header))
     for n in args.sessions:
         for mode in args.modes:
-            server = loadgen.start_server(*(["--no-batching"] if mode == "no-batching" else []))
+            extra = [*args.server_arg, *(["--no-batching"] if mode == "no-batching" else [])]
+            server = loadgen.start_server(*extra)
             try:
                 cpu0, t0 = server.cpu_seconds(), time.perf_counter()
                 results = loadgen.run_clients(

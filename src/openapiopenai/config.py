@@ -30,8 +30,12 @@ class ServerSettings:
     max_sessions: int = 1000
     #: a text message above this gets an ``error`` event (room for 15 MiB of audio in base64)
     max_message_bytes: int = _SESSION.max_message_bytes
-    #: frames above this are refused by the WebSocket layer itself (close 1009): a memory guard
-    max_frame_bytes: int = 64 * 1024 * 1024
+    #: messages above this are refused by the WebSocket layer itself (close 1009), so an
+    #: oversized message up to here gets a polite ``error`` event and only a huge one ends the
+    #: session. A memory guard: uvicorn holds at most one unread message per connection (it stops
+    #: reading until the app takes it), so a session's worst case is about twice this (bytes, then
+    #: the decoded text)
+    max_frame_bytes: int = 32 * 1024 * 1024
     #: uncommitted audio one session may hold
     max_buffer_bytes: int = _SESSION.max_buffer_bytes
     #: audio of committed items kept per session for ``conversation.item.retrieve``
@@ -42,10 +46,13 @@ class ServerSettings:
     send_timeout_s: float = 10.0
     #: score the frames of all sessions together (one model call per round)
     batching: bool = True
-    #: threads running model calls in parallel, each on its own group of sessions
+    #: threads running model calls; each takes whatever is pending. More than one rarely helps:
+    #: their Python glue shares the GIL with the event loop (measured: worse at 400 sessions)
     scorer_threads: int = 1
     #: most streams in one model call (larger batches stop getting cheaper per stream)
     max_batch: int = 128
+    #: uvicorn's WebSocket implementation: ``websockets-sansio`` or ``websockets`` (legacy)
+    ws_impl: str = "websockets-sansio"
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     #: on SIGTERM: time to finish turns in flight before connections are closed

@@ -63,7 +63,7 @@ class Hub:
         if tasks:
             # each shutdown returns once its socket is closed; past the grace period, uvicorn's own
             # shutdown closes whatever is left (1012)
-            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s + 2)
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
 
 
 def _refuse(status: int, code: str, message: str) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from types import FrameType
@@ -62,6 +63,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--no-batching", dest="batching", action="store_false", help="score each session separately"
     )
+    parser.add_argument(
+        "--ws",
+        dest="ws_impl",
+        default=d.ws_impl,
+        choices=("websockets-sansio", "websockets"),
+        help=f"uvicorn WebSocket implementation (default: {d.ws_impl})",
+    )
     parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
     parser.add_argument("--ssl-keyfile", default=None, help="private key of --ssl-certfile")
     parser.add_argument(
@@ -86,6 +94,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         scorer_threads=args.scorer_threads,
         send_queue_events=args.send_queue_events,
         send_timeout_s=args.send_timeout,
+        ws_impl=args.ws_impl,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         shutdown_grace_s=args.shutdown_grace,
@@ -104,12 +113,16 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.001)
     app = create_app(settings)
     hub: Hub = app.state.hub
+    # what exists now (modules, the model) lives as long as the process: keep it out of the
+    # collector's full passes, which otherwise pause every session at once
+    gc.freeze()
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
+        ws=settings.ws_impl,
+        # never below the protocol limit: an oversized message must reach the Session's error
+        ws_max_size=max(settings.max_frame_bytes, settings.max_message_bytes + 1),
         ws_per_message_deflate=False,
         ssl_certfile=settings.ssl_certfile,
         ssl_keyfile=settings.ssl_keyfile,

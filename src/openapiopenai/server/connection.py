@@ -1,14 +1,21 @@
 """One WebSocket connection: move text between the socket and its sans-I/O Session.
 
-Three activities share the connection, all on the event loop (the Session is never touched
-from another thread):
+Everything here runs on the event loop (the Session is never touched from another thread):
 
 * the reader hands every client message to the Session at once (appends are never delayed by
   scoring; the Session itself keeps non-append events in order behind pending scores);
-* the scoring loop sends the Session's ready frames to the shared :class:`Scorer` and feeds the
-  probabilities back, one request in flight at a time;
+* scoring is a relay, not a task: after each message (and after each batch of scores) the
+  connection hands the Session's ready frames to the shared :class:`Scorer`, one request in
+  flight at a time, and the Scorer calls back with the probabilities;
 * the writer drains a bounded queue of outgoing events. A client that stops reading fills it
   (or blocks one send past ``send_timeout_s``); then only this session is closed, with 1008.
+
+Latency metric: each scoring request remembers the appends that arrived since the previous
+request was taken (the only appends that can have completed its frames). A turn event is timed
+from the first of them whose audio reaches the event's decision point on the wire
+(``audio_end_ms`` for a stop; ``audio_start_ms`` + prefix padding + one frame for a start).
+The true deciding append (the one that also fills the resampler's look-ahead) is that one or a
+later one, so the figure is an upper bound, exact when one append completes a request.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -25,6 +33,7 @@ from openapiopenai.models import RealtimeModel
 from openapiopenai.protocol.session import Session
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
+from openapiopenai.vad.base import FloatArray
 
 log = logging.getLogger("openapiopenai.server")
 
@@ -40,9 +49,18 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL_ERROR = 1011
+#: appends remembered for the latency metric while nothing is scored (manual mode)
+_MAX_ARRIVALS = 256
+#: seconds a close handshake or the last flush may take before the socket is dropped
+_CLOSE_TIMEOUT_S = 2.0
+
+#: (wire ms of audio received so far, perf_counter when its message arrived)
+Arrival = tuple[int, float]
 
 
 class Connection:
+    """The shell around one Session: reader, scoring relay, writer, and an orderly close."""
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -57,15 +75,22 @@ class Connection:
         self.settings = settings
         self.metrics = metrics
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=settings.send_queue_events)
-        self._scoring: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._close_code = CLOSE_NORMAL
         self._close_reason = ""
-        self._last_audio_at = time.perf_counter()
+        #: no scoring request in flight
+        self._idle = asyncio.Event()
+        self._idle.set()
+        #: shutting down: client messages are no longer handed to the Session
+        self._draining = False
+        self._arrivals: deque[Arrival] = deque(maxlen=_MAX_ARRIVALS)
+        self._window: deque[Arrival] = deque()
+        self._position_ms = 0
         #: set when ``run`` has closed the socket and returned
         self.finished = asyncio.Event()
 
     async def run(self, subprotocol: str | None) -> None:
+        """Serve the connection until the client leaves or the server closes it."""
         await self.websocket.accept(subprotocol=subprotocol)
         self.session.start()
         self._flush(None)
@@ -77,15 +102,107 @@ class Connection:
         finally:
             reader.cancel()
             closing.cancel()
-            if self._scoring is not None:
-                self._scoring.cancel()
             await self._stop_writer(writer)
             await asyncio.gather(reader, closing, writer, return_exceptions=True)
-            if self._scoring is not None:
-                await asyncio.gather(self._scoring, return_exceptions=True)
             await self._close()
             self.session.drain_events()
             self.finished.set()
+
+    async def shutdown(self) -> None:
+        """Server going down: score what was received, finish the turn in flight, deliver
+        what is queued, close with 1001. Audio arriving after this point is not used."""
+        if self._closing.is_set():
+            await self.finished.wait()
+            return
+        self._draining = True
+        await self._idle.wait()  # frames already received are scored first
+        self.session.finish_turn()
+        self._flush(None)
+        # ``run`` lets the writer deliver everything queued before it sends the close frame
+        self._begin_close(CLOSE_GOING_AWAY, "server shutting down")
+        await self.finished.wait()
+
+    # ------------------------------------------------------------------ reading
+
+    async def _read(self) -> None:
+        limit = self.settings.max_message_bytes
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if self._draining:
+                continue
+            arrived = time.perf_counter()
+            try:
+                text = message.get("text")
+                if text is not None:
+                    # len(text) <= UTF-8 size <= 4 * len(text): encode only when it matters
+                    size = len(text) if len(text) * 4 <= limit else len(text.encode())
+                    if size > limit:
+                        self.session.receive_oversized(size)
+                    else:
+                        self.session.receive_text(text)
+                elif message.get("bytes") is not None:
+                    self.session.receive_bytes(message["bytes"])
+                position = self.session.audio_position_ms
+                if position != self._position_ms:
+                    self._position_ms = position
+                    self._arrivals.append((position, arrived))
+                self._flush(None)
+                self._pump()
+            except Exception:  # a bug must end this session only, never the server
+                log.exception("session %s failed on a client message", self.session.id)
+                self._begin_close(CLOSE_INTERNAL_ERROR, "internal error")
+                return
+
+    # ------------------------------------------------------------------ scoring relay
+
+    def _pump(self) -> None:
+        """Hand the Session's ready frames to the scorer, unless a request is in flight."""
+        if not self._idle.is_set() or self._closing.is_set():
+            return
+        request = self.session.frames_to_score()
+        if request is None:
+            return
+        self._idle.clear()
+        self._window, self._arrivals = self._arrivals, deque(maxlen=_MAX_ARRIVALS)
+        self.scorer.submit(request, self._on_scores)
+
+    def _on_scores(self, result: FloatArray | Exception) -> None:
+        """The scorer's callback, on the event loop."""
+        try:
+            if self.finished.is_set() or self._closing.is_set():
+                return  # the session is gone or being closed: nobody needs these events
+            if isinstance(result, Exception):
+                log.error("scoring failed; closing session %s", self.session.id, exc_info=result)
+                self._begin_close(CLOSE_INTERNAL_ERROR, "speech model failure")
+                return
+            self.session.receive_scores(result)
+            self._flush(self._window)
+            self._idle.set()
+            self._pump()
+        except Exception:  # a bug must end this session only, never leave it waiting forever
+            log.exception("session %s failed on its scores", self.session.id)
+            self._begin_close(CLOSE_INTERNAL_ERROR, "internal error")
+        finally:
+            if self._closing.is_set() or self.finished.is_set():
+                self._idle.set()
+
+    # ------------------------------------------------------------------ writing
+
+    async def _write(self) -> None:
+        timeout = self.settings.send_timeout_s
+        while (text := await self._outbox.get()) is not None:
+            try:
+                # ``asyncio.timeout``, not ``wait_for``: a send to a reading client completes
+                # without suspending, and a task per send would cost loop iterations per event
+                async with asyncio.timeout(timeout):
+                    await self.websocket.send_text(text)
+            except TimeoutError:
+                self._begin_close(CLOSE_POLICY, "client is not reading its events")
+                return
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return
 
     async def _stop_writer(self, writer: asyncio.Task[None]) -> None:
         """Let the writer deliver what is queued, unless the client is the reason we stop."""
@@ -97,74 +214,11 @@ class Connection:
         with contextlib.suppress(asyncio.QueueFull):
             self._outbox.put_nowait(None)
         try:
-            await asyncio.wait_for(asyncio.shield(writer), timeout=2)
+            await asyncio.wait_for(asyncio.shield(writer), timeout=_CLOSE_TIMEOUT_S)
         except TimeoutError:
             writer.cancel()
 
-    async def shutdown(self) -> None:
-        """Server going down: finish the turn in flight, deliver what is queued, close 1001."""
-        if self._closing.is_set():
-            await self.finished.wait()
-            return
-        if self._scoring is not None:  # frames already received are scored first
-            await asyncio.gather(self._scoring, return_exceptions=True)
-        self.session.finish_turn()
-        self._flush(None)
-        # ``run`` lets the writer deliver everything queued before it sends the close frame
-        self._begin_close(CLOSE_GOING_AWAY, "server shutting down")
-        await self.finished.wait()
-
-    # ------------------------------------------------------------------ activities
-
-    async def _read(self) -> None:
-        limit = self.settings.max_message_bytes
-        while True:
-            message = await self.websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            if text is not None:
-                size = len(text) if len(text) * 4 <= limit else len(text.encode())
-                if size > limit:
-                    self.session.receive_oversized(size)
-                else:
-                    self.session.receive_text(text)
-                    self._last_audio_at = time.perf_counter()
-            elif message.get("bytes") is not None:
-                self.session.receive_bytes(message["bytes"])
-            self._flush(None)
-            if self._scoring is None and not self._closing.is_set():
-                self._scoring = asyncio.create_task(self._score())
-
-    async def _score(self) -> None:
-        try:
-            while (request := self.session.frames_to_score()) is not None:
-                audio_at = self._last_audio_at
-                probabilities = await self.scorer.score(request)
-                self.session.receive_scores(probabilities)
-                self._flush(audio_at)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a model failure: this session cannot go on, the server can
-            log.exception("scoring failed; closing session %s", self.session.id)
-            self._begin_close(CLOSE_INTERNAL_ERROR, "speech model failure")
-        finally:
-            self._scoring = None
-
-    async def _write(self) -> None:
-        timeout = self.settings.send_timeout_s
-        while (text := await self._outbox.get()) is not None:
-            try:
-                await asyncio.wait_for(self.websocket.send_text(text), timeout)
-            except TimeoutError:
-                self._begin_close(CLOSE_POLICY, "client is not reading its events")
-                return
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                return
-
-    # ------------------------------------------------------------------ helpers
-
-    def _flush(self, audio_at: float | None) -> None:
+    def _flush(self, window: deque[Arrival] | None) -> None:
         """Queue the Session's new events; note latency and errors on the way."""
         if self._closing.is_set():
             self.session.drain_events()
@@ -174,14 +228,39 @@ class Connection:
         for event in self.session.drain_events():
             kind = getattr(event, "type", "")
             if kind == "error":
-                self.metrics.errors.labels(code=str(getattr(event.error, "code", None))).inc()  # type: ignore[attr-defined]
-            elif audio_at is not None and kind in TURN_EVENTS:
-                self.metrics.event_latency.labels(type=kind).observe(now - audio_at)
+                code = getattr(getattr(event, "error", None), "code", None)
+                self.metrics.errors.labels(code=str(code)).inc()
+            elif window and kind in TURN_EVENTS:
+                arrived = self._deciding_arrival(event, kind, window)
+                self.metrics.event_latency.labels(type=kind).observe(now - arrived)
             try:
                 self._outbox.put_nowait(event.to_json())
             except asyncio.QueueFull:
                 self._begin_close(CLOSE_POLICY, "client is not reading its events")
                 return
+
+    def _deciding_arrival(self, event: RealtimeModel, kind: str, window: deque[Arrival]) -> float:
+        """When the first append reaching the event's decision point arrived (see module doc)."""
+        if kind == "input_audio_buffer.speech_started":
+            td = self.session.config.turn_detection
+            padding = td.prefix_padding_ms if td is not None else 0
+            point = int(getattr(event, "audio_start_ms", 0)) + padding + self._frame_ms()
+        else:
+            point = int(getattr(event, "audio_end_ms", 0))
+        for position, arrived in window:
+            if position >= point:
+                return arrived
+        return window[-1][1]
+
+    def _frame_ms(self) -> int:
+        """Milliseconds of audio in one model frame at this session's input rate."""
+        model = self.scorer.model
+        rate = self.session.config.format.sample_rate
+        rates = model.supported_rates()
+        model_rate = rate if rate in rates else rates[0]
+        return model.frame_samples(model_rate) * 1000 // model_rate
+
+    # ------------------------------------------------------------------ closing
 
     def _begin_close(self, code: int, reason: str) -> None:
         if not self._closing.is_set():
@@ -194,8 +273,11 @@ class Connection:
             return
         if self.websocket.client_state == WebSocketState.DISCONNECTED:
             return
-        with contextlib.suppress(Exception):  # the peer may be gone or stalled: closing is best effort
-            await asyncio.wait_for(self.websocket.close(self._close_code, self._close_reason), timeout=2)
+        # the peer may be gone or stalled: closing is best effort, bounded in time
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+            await asyncio.wait_for(
+                self.websocket.close(self._close_code, self._close_reason), _CLOSE_TIMEOUT_S
+            )
 
 
-__all__ = ["Connection"]
+__all__ = ["TURN_EVENTS", "Connection"]

@@ -28,7 +28,7 @@ class Metrics:
         )
         self.event_latency = Histogram(
             "openapiopenai_event_latency_seconds",
-            "Newest audio received -> turn event queued for sending",
+            "Arrival of the append that decided a turn event -> event queued (upper bound)",
             ["type"],
             buckets=LATENCY_BUCKETS,
             registry=r,

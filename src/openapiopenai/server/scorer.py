@@ -1,13 +1,13 @@
 """One scorer for all sessions: the ready frames of every session, scored together, off the loop.
 
 Sessions hand in :class:`ScoreRequest` s (a few consecutive frames of one stream, with that
-stream's model state) and await the probabilities. A single task takes everything pending,
-and in a worker thread scores it in *rounds*: round ``k`` stacks frame ``k`` of every request
-(one row per stream, grouped by sample rate) into ONE model call. A recurrent model must see a
-stream's frames in order, so a stream contributes at most one frame per call; batching across
-streams is what amortises onnxruntime's per-call cost, and it is what lets one core hold
-hundreds of real-time sessions. While a batch is being scored, new requests gather for the next
-one, so batches grow with load and no request waits for a timer.
+stream's model state) and get the probabilities back through a callback on the event loop. A
+worker thread takes everything pending and scores it in *rounds*: round ``k`` stacks frame ``k``
+of every request (one row per stream, grouped by sample rate) into ONE model call. A recurrent
+model must see a stream's frames in order, so a stream contributes at most one frame per call;
+batching across streams is what amortises onnxruntime's per-call cost, and it is what lets one
+core hold hundreds of real-time sessions. While a batch is being scored, new requests gather for
+the next one, so batches grow with load and no request waits for a timer.
 
 Big batches are cut into calls of at most ``max_batch`` rows (past a few dozen rows the cost per
 row no longer falls, and cache pressure makes it rise). The worker threads take requests from a
@@ -21,14 +21,21 @@ in parallel (onnxruntime releases the GIL).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 import numpy as np
 
 from openapiopenai.protocol.session import ScoreRequest
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.vad.base import FloatArray, SpeechModel, score_stream
+
+log = logging.getLogger("openapiopenai.server")
+
+#: receives a request's probabilities, or the exception the model raised, on the event loop
+ScoresCallback = Callable[[FloatArray | Exception], None]
 
 
 class Scorer:
@@ -49,7 +56,7 @@ class Scorer:
         self.workers = workers
         self.max_batch = max_batch
         # filled on the event loop, drained by the worker threads (deque appends/pops are atomic)
-        self._pending: deque[tuple[ScoreRequest, asyncio.Future[FloatArray]]] = deque()
+        self._pending: deque[tuple[ScoreRequest, ScoresCallback]] = deque()
         self._wake = threading.Event()
         self._stopping = False
         self._threads: list[threading.Thread] = []
@@ -71,17 +78,14 @@ class Scorer:
         for thread in self._threads:
             await asyncio.to_thread(thread.join)
         self._threads = []
-        while self._pending:
-            _, future = self._pending.popleft()
-            if not future.done():
-                future.cancel()
+        self._pending.clear()  # their sessions are closed by now
 
-    def score(self, request: ScoreRequest) -> asyncio.Future[FloatArray]:
-        """Queue one request; the future gets its probabilities (one per frame)."""
-        future: asyncio.Future[FloatArray] = asyncio.get_running_loop().create_future()
-        self._pending.append((request, future))
+    def submit(self, request: ScoreRequest, done: ScoresCallback) -> None:
+        """Queue one request; ``done`` gets its probabilities (one per frame), or the model's
+        exception, later on the event loop. A callback, not a future: the loop creates no task
+        or future per request, which matters at tens of thousands of appends a second."""
+        self._pending.append((request, done))
         self._wake.set()
-        return future
 
     def _work(self) -> None:
         """A worker thread: take everything pending, score it, hand the results to the loop.
@@ -93,7 +97,7 @@ class Scorer:
         assert loop is not None
         while not self._stopping:
             self._wake.wait()
-            batch: list[tuple[ScoreRequest, asyncio.Future[FloatArray]]] = []
+            batch: list[tuple[ScoreRequest, ScoresCallback]] = []
             while self._pending:
                 try:
                     batch.append(self._pending.popleft())
@@ -103,27 +107,26 @@ class Scorer:
                 self._wake.clear()
                 if self._pending:  # appended between the check and the clear
                     self._wake.set()
-            batch = [(request, future) for request, future in batch if not future.cancelled()]
             if not batch:
                 continue
             try:
-                results: list[FloatArray] | BaseException = self.score_now([r for r, _ in batch])
+                results: list[FloatArray] | Exception = self.score_now([r for r, _ in batch])
             except Exception as exc:  # a model failure fails these requests, not the server
                 results = exc
-            loop.call_soon_threadsafe(self._deliver, batch, results)
+            try:
+                loop.call_soon_threadsafe(self._deliver, batch, results)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
 
     @staticmethod
     def _deliver(
-        batch: list[tuple[ScoreRequest, asyncio.Future[FloatArray]]],
-        results: list[FloatArray] | BaseException,
+        batch: list[tuple[ScoreRequest, ScoresCallback]], results: list[FloatArray] | Exception
     ) -> None:
-        for i, (_, future) in enumerate(batch):
-            if future.done():
-                continue
-            if isinstance(results, BaseException):
-                future.set_exception(results)
-            else:
-                future.set_result(results[i])
+        for i, (_, done) in enumerate(batch):
+            try:
+                done(results if isinstance(results, Exception) else results[i])
+            except Exception:  # one session's failure must not starve the others of their scores
+                log.exception("delivering scores failed")
 
     def score_now(self, requests: list[ScoreRequest]) -> list[FloatArray]:
         """Score requests synchronously (the worker thread's job; also used by benchmarks)."""
@@ -156,4 +159,4 @@ class Scorer:
         return out
 
 
-__all__ = ["Scorer"]
+__all__ = ["Scorer", "ScoresCallback"]

@@ -11,7 +11,7 @@ import pytest
 
 from openapiopenai.protocol.session import ScoreRequest
 from openapiopenai.server.metrics import Metrics
-from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.scorer import Scorer, _Schedule
 from openapiopenai.vad.base import FloatArray, StreamState
 
 FRAME = 4
@@ -73,7 +73,7 @@ async def score_all(scorer: Scorer, requests: list[ScoreRequest]) -> list[FloatA
     return list(await asyncio.wait_for(asyncio.gather(*futures), 5))
 
 
-def test_rounds_stack_frame_k_of_every_stream_with_the_same_rate() -> None:
+def test_each_call_stacks_the_next_frame_of_every_stream_with_the_same_rate() -> None:
     model = RecordingModel()
     scorer = Scorer(model, metrics=Metrics())
     reqs = [request([0.1, 0.2, 0.3]), request([0.4]), request([0.5, 0.6], rate=8_000), request([0.7, 0.8])]
@@ -84,11 +84,46 @@ def test_rounds_stack_frame_k_of_every_stream_with_the_same_rate() -> None:
     assert sorted(model.calls) == sorted([(3, 16_000), (2, 16_000), (1, 16_000), (1, 8_000), (1, 8_000)])
 
 
-def test_large_rounds_are_cut_at_max_batch() -> None:
+def test_calls_are_cut_at_max_batch_and_the_oldest_requests_finish_first() -> None:
     model = RecordingModel()
     scorer = Scorer(model, max_batch=4)
     scorer.score_now([request([0.5, 0.25]) for _ in range(10)])
-    assert model.calls == [(4, 16_000), (4, 16_000), (2, 16_000)] * 2
+    # the first four streams are finished (two calls) before the next four start
+    assert model.calls == [(4, 16_000), (4, 16_000), (4, 16_000), (4, 16_000), (2, 16_000), (2, 16_000)]
+
+
+def test_a_request_is_handed_back_when_its_last_frame_is_scored_not_when_the_batch_ends() -> None:
+    schedule = _Schedule(RecordingModel(), batching=True, max_batch=128, metrics=None)
+    short = schedule.add(request([0.1]), lambda _: None)
+    long = schedule.add(request([0.2, 0.3, 0.4]), lambda _: None)
+    finished, error = schedule.step()
+    assert error is None and finished == [short]
+    late = schedule.add(request([0.9]), lambda _: None)  # joins the next call
+    finished, _ = schedule.step()
+    assert finished == [late]
+    finished, _ = schedule.step()
+    assert finished == [long] and schedule.idle
+    assert long.out.tolist() == pytest.approx([0.2, 0.3, 0.4])
+
+
+def test_a_streams_next_request_waits_for_its_previous_one() -> None:
+    model = RecordingModel()
+    scorer = Scorer(model)
+    first = request([0.1, 0.2])
+    second = ScoreRequest(frames=first.frames.copy(), state=first.state, sample_rate=16_000)
+    second.frames[:, 1] += 2  # frames 2 and 3 of the same stream
+    results = scorer.score_now([first, second])
+    assert [r.tolist() for r in results] == [pytest.approx([0.1, 0.2])] * 2
+    assert model.calls == [(1, 16_000)] * 4  # never two rows of one stream in a call
+
+
+def test_a_request_without_frames_comes_back_empty() -> None:
+    model = RecordingModel()
+    empty = ScoreRequest(
+        frames=np.zeros((0, FRAME), dtype=np.float32), state=CountingState(), sample_rate=16_000
+    )
+    (result,) = Scorer(model).score_now([empty])
+    assert result.shape == (0,) and model.calls == []
 
 
 def test_without_batching_every_stream_is_scored_alone() -> None:

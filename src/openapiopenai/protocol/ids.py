@@ -12,6 +12,8 @@ import string
 
 ALPHABET = string.ascii_letters + string.digits
 ID_LENGTH = 21
+_BASE = len(ALPHABET)
+_SPACE = _BASE**ID_LENGTH
 
 
 class IdFactory:
@@ -21,9 +23,14 @@ class IdFactory:
         self._rng: random.Random | None = random.Random(seed) if seed is not None else None
 
     def _suffix(self) -> str:
-        if self._rng is None:
-            return "".join(secrets.choice(ALPHABET) for _ in range(ID_LENGTH))
-        return "".join(self._rng.choice(ALPHABET) for _ in range(ID_LENGTH))
+        # one random number below 62**21, written in base 62: uniform like 21 draws of one
+        # character, at a sixth of the cost (ids are made for every event the server sends)
+        n = secrets.randbelow(_SPACE) if self._rng is None else self._rng.randrange(_SPACE)
+        chars = []
+        for _ in range(ID_LENGTH):
+            n, digit = divmod(n, _BASE)
+            chars.append(ALPHABET[digit])
+        return "".join(chars)
 
     def make(self, prefix: str) -> str:
         return f"{prefix}_{self._suffix()}"

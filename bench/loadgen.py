@@ -181,8 +181,17 @@ async def run_client(
 
 
 def worker(
-    url: str, clients: int, chunk_ms: int, duration_s: float, loop_s: float, seed: int, out: Any
+    url: str,
+    clients: int,
+    chunk_ms: int,
+    duration_s: float,
+    loop_s: float,
+    seed: int,
+    out: Any,
+    nice: int = 0,
 ) -> None:
+    if nice:
+        os.nice(nice)
     audio = loop_audio(loop_s)
     rng = random.Random(seed)
     results = [ClientResult() for _ in range(clients)]
@@ -204,14 +213,17 @@ def worker(
 
 
 def run_clients(
-    port: int, n: int, *, chunk_ms: int, duration_s: float, loop_s: float, processes: int
+    port: int, n: int, *, chunk_ms: int, duration_s: float, loop_s: float, processes: int, nice: int = 0
 ) -> list[ClientResult]:
+    """Run ``n`` clients in ``processes`` processes; ``nice`` lowers their CPU priority, so
+    that they take what the server leaves (closer to clients on other machines; their own
+    delays in reading events still count against the server's latency)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     per = [n // processes + (i < n % processes) for i in range(processes)]
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
     procs = [
-        ctx.Process(target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue))
+        ctx.Process(target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue, nice))
         for i, k in enumerate(per)
         if k
     ]

@@ -8,6 +8,11 @@ class AudioBuffer:
 
     Positions are whole samples since the session began. A trailing partial sample (an odd
     byte of PCM16) stays here until the next append completes it; it is never dropped.
+
+    One ``bytearray`` that grows by itself. Measured under load (400 sessions), both a list of
+    the appended chunks and a buffer that manages its own capacity (doubling, halving after a
+    commit) gave far worse tail latency than this, though they copy less: fresh allocations and
+    page faults cost more here than ``bytearray``'s in-place reallocation.
     """
 
     def __init__(self, bytes_per_sample: int, start: int = 0) -> None:

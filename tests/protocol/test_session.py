@@ -492,3 +492,44 @@ def test_item_create_with_bad_base64_audio_is_an_error_naming_the_part() -> None
         "conversation.item.added",
         "conversation.item.done",
     ]
+
+
+def test_a_silent_server_vad_session_never_fills_its_buffer_and_still_hears_the_next_turn() -> None:
+    # a caller on hold: a buffer of 8 s, a minute of silence, then a turn
+    limits = SessionLimits(max_buffer_bytes=48 * 8000, max_leading_silence_ms=2000)
+    session = new_session(limits=limits)
+    for _ in range(60):
+        assert send(session, append(pcm16(silence(1000)))) == []
+    events = send(session, append(TURN))
+    assert types(events)[:3] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]
+    # the timeline still counts every millisecond appended
+    assert events[0]["audio_start_ms"] == 60_000 + 1024 - 300
+    assert events[1]["audio_end_ms"] == 60_000 + 1024 + 640 + 500
+    retrieved = send(session, {"type": "conversation.item.retrieve", "item_id": events[0]["item_id"]})
+    audio = base64.b64decode(retrieved[0]["item"]["content"][0]["audio"])
+    # the item holds the turn and a bounded leading silence: 2 to 4 s kept before the last
+    # scored frame (minus padding), plus the 1024 ms of silence that opens TURN (and a frame or
+    # two of resampler look-ahead)
+    leading_ms = len(audio) / 48 - (300 + 640 + 500)
+    assert 2000 + 1024 <= leading_ms <= 4000 + 1024 + 64
+
+
+def test_manual_mode_keeps_all_audio_until_the_client_commits() -> None:
+    session = new_session(limits=SessionLimits(max_buffer_bytes=48 * 6000, max_leading_silence_ms=2000))
+    send(
+        session,
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+        },
+    )
+    session.events_to_send()
+    for _ in range(5):
+        assert send(session, append(pcm16(silence(1000)))) == []
+    events = send(session, {"type": "input_audio_buffer.commit"})
+    got = send(session, {"type": "conversation.item.retrieve", "item_id": events[0]["item_id"]})
+    assert len(base64.b64decode(got[0]["item"]["content"][0]["audio"])) == 5000 * 48

@@ -44,6 +44,12 @@ class AudioBuffer:
         self.start = until
         return taken
 
+    def discard(self, until: int) -> None:
+        """Remove the audio in ``[start, until)`` without copying it out."""
+        until = max(self.start, min(until, self.end))
+        del self._data[: (until - self.start) * self.bytes_per_sample]
+        self.start = until
+
     def take_all(self) -> bytes:
         return self.take(self.end)
 

@@ -49,7 +49,7 @@ from openapiopenai.protocol.dialects import BetaDialect, GaDialect
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.detector import IdleTimeout, SpeechStarted, SpeechStopped, TurnDetector, TurnEvent
-from openapiopenai.turns.timeline import samples_to_ms
+from openapiopenai.turns.timeline import ms_to_samples, samples_to_ms
 from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState
 
 MIN_COMMIT_MS = 100
@@ -85,6 +85,11 @@ class SessionLimits:
     #: audio of past items kept for ``conversation.item.retrieve`` (the newest items win; about
     #: 44 s of 24 kHz PCM16, so that a server holding hundreds of sessions stays bounded)
     max_retained_audio_bytes: int = 2 * 1024 * 1024
+    #: in ``server_vad`` mode, silence kept in the buffer before the prefix padding: a silent
+    #: session (a caller on hold) must never fill the buffer, which would refuse its appends
+    #: and so lose the speech that follows. A VAD commit carries at most this much (up to twice
+    #: this, as it is dropped in steps) of leading silence.
+    max_leading_silence_ms: int = 10_000
 
 
 def _base64_audio(text: str) -> bytes:
@@ -189,6 +194,7 @@ class Session:
         for i, p in enumerate(probabilities.tolist()):
             for turn_event in self._detector.push(p, None if levels is None else float(levels[i])):
                 self._on_turn_event(turn_event)
+        self._drop_old_silence()
         self._drain()
 
     def drain_events(self) -> list[RealtimeModel]:
@@ -402,6 +408,22 @@ class Session:
         self._buffer.append(data)
         if self.config.turn_detection is not None:
             self._queue_frames(self._pipeline.push(data))
+
+    def _drop_old_silence(self) -> None:
+        """``server_vad``, no turn under way: forget silence that no turn can reach any more.
+
+        The next turn's audio starts at the earliest at the next frame minus the prefix padding
+        (or where the idle timer started); what lies more than ``max_leading_silence_ms`` before
+        that goes, in steps of that size, so a commit keeps a bounded leading silence and the
+        buffer is not touched at every frame. The timeline does not move."""
+        detector = self._detector
+        if self.config.turn_detection is None or self._pending_item is not None or not detector.silent:
+            return
+        keep = ms_to_samples(self.limits.max_leading_silence_ms, self._format.sample_rate)
+        keep_from = detector.earliest_turn_start() - keep
+        if keep_from - self._buffer.start >= keep:
+            self._buffer.discard(keep_from)
+            detector.set_buffer_start(self._buffer.start)
 
     def _ms(self, position: int) -> int:
         return self._ms_base + samples_to_ms(position, self._format.sample_rate)

@@ -131,6 +131,20 @@ class TurnDetector:
     def speaking(self) -> bool:
         return self.state is State.SPEAKING
 
+    @property
+    def silent(self) -> bool:
+        """No turn under way, not even a pending onset."""
+        return self.state is State.SILENT
+
+    def earliest_turn_start(self) -> int:
+        """The earliest sample a future turn (or idle timeout) can claim: the next frame minus
+        the prefix padding, or where the idle timer started if that is earlier. Audio before it
+        is silence that no event will include."""
+        start = max(self.position - self._prefix, self.buffer_start)
+        if self._idle is not None:
+            start = min(start, self._idle_start)
+        return start
+
     def _is_speech(self, probability: float, level_dbfs: float | None) -> bool:
         speech = probability >= (self._exit if self.frame_speech else self._enter)
         if speech and self._min_level is not None and level_dbfs is not None:

@@ -95,3 +95,27 @@ def test_score_sequence_equals_frame_by_frame_scoring() -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(many.state, one.state, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(many.context, one.context)
+
+
+def test_score_sequence_calls_mixed_with_batched_calls_and_resets_stay_exact() -> None:
+    from openapiopenai.vad.base import score_stream
+    from openapiopenai.vad.silero import SileroModel
+
+    model = SileroModel()
+    rng = np.random.default_rng(4)
+    frames = (rng.standard_normal((14, 512)) * 0.1).astype(np.float32)
+    reference, mixed = model.new_state(16_000), model.new_state(16_000)
+    expected = np.array([model.score(frames[i : i + 1], [reference], 16_000)[0] for i in range(14)])
+    got = np.concatenate(
+        [
+            score_stream(model, frames[0:5], mixed, 16_000),  # odd: the state ends in the other buffer
+            model.score(frames[5:6], [mixed], 16_000),  # a batched call in between
+            score_stream(model, frames[6:9], mixed, 16_000),
+            score_stream(model, frames[9:14], mixed, 16_000),
+        ]
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    mixed.reset()
+    reference.reset()
+    again = score_stream(model, frames[:4], mixed, 16_000)
+    np.testing.assert_allclose(again, expected[:4], rtol=1e-5, atol=1e-6)

@@ -48,7 +48,7 @@ def default_model_path() -> Path:
 class SileroState:
     """One stream's recurrent state and frame context; advanced in place by ``score``."""
 
-    __slots__ = ("context", "sample_rate", "state")
+    __slots__ = ("context", "io", "sample_rate", "state")
 
     def __init__(self, sample_rate: int) -> None:
         if sample_rate not in _FRAME:
@@ -56,10 +56,31 @@ class SileroState:
         self.sample_rate = sample_rate
         self.state = np.zeros(_STATE_SHAPE, dtype=np.float32)
         self.context = np.zeros(_CONTEXT[sample_rate], dtype=np.float32)
+        #: ``score_sequence``'s IO binding for this stream, made on first use
+        self.io: _Binding | None = None
 
     def reset(self) -> None:
         self.state.fill(0.0)
         self.context.fill(0.0)
+
+
+class _Binding:
+    """One stream's onnxruntime IO binding and the buffers bound to it (``score_sequence``)."""
+
+    __slots__ = ("binding", "model", "prob", "states", "values", "window")
+
+    def __init__(self, model: SileroModel, sample_rate: int) -> None:
+        import onnxruntime as ort
+
+        self.model = model
+        self.window = np.zeros((1, _CONTEXT[sample_rate] + _FRAME[sample_rate]), dtype=np.float32)
+        self.prob = np.zeros((1, 1), dtype=np.float32)
+        self.states = (np.zeros(_STATE_SHAPE, dtype=np.float32), np.zeros(_STATE_SHAPE, dtype=np.float32))
+        self.values = [ort.OrtValue.ortvalue_from_numpy(a) for a in self.states]
+        self.binding = model._session.io_binding()
+        self.binding.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self.window))
+        self.binding.bind_ortvalue_input("sr", ort.OrtValue.ortvalue_from_numpy(model._sr[sample_rate]))
+        self.binding.bind_ortvalue_output(model._outputs[0], ort.OrtValue.ortvalue_from_numpy(self.prob))
 
 
 class SileroModel:
@@ -146,30 +167,28 @@ class SileroModel:
             raise ValueError(f"expected frames of shape [n, {frame}], got {frames.shape}")
         if not isinstance(state, SileroState) or state.sample_rate != sample_rate:
             raise TypeError(f"expected a SileroState at {sample_rate} Hz, got {state!r}")
-        # IO binding over buffers allocated once: no per-frame input/output allocation, which is
-        # most of what a batch-of-one call costs beyond the network itself.
-        import onnxruntime as ort
-
+        # IO binding over buffers made once per stream (kept on its state): no per-frame or
+        # per-call allocation, which is most of what a batch-of-one call costs beyond the
+        # network itself. The state's arrays are copied in and out, so batched ``score`` calls
+        # on the same stream in between stay correct.
+        io = state.io
+        if io is None or io.model is not self:
+            io = state.io = _Binding(self, sample_rate)
+        window = io.window
         out = np.empty(len(frames), dtype=np.float32)
-        window = np.empty((1, context + frame), dtype=np.float32)
         window[0, :context] = state.context
-        prob = np.empty((1, 1), dtype=np.float32)
-        states = (state.state.copy(), np.empty_like(state.state))
-        values = [ort.OrtValue.ortvalue_from_numpy(a) for a in (window, prob, *states)]
-        binding = self._session.io_binding()
-        binding.bind_ortvalue_input("input", values[0])
-        binding.bind_ortvalue_input("sr", ort.OrtValue.ortvalue_from_numpy(self._sr[sample_rate]))
-        binding.bind_ortvalue_output(self._outputs[0], values[1])
-        current, following = values[2], values[3]
+        io.states[0][...] = state.state
+        current, following = io.values[0], io.values[1]
+        binding, prob, name = io.binding, io.prob, self._outputs[1]
         run = self._session.run_with_iobinding
         for i in range(len(frames)):
             window[0, context:] = frames[i]
             binding.bind_ortvalue_input("state", current)
-            binding.bind_ortvalue_output(self._outputs[1], following)
+            binding.bind_ortvalue_output(name, following)
             run(binding)
             out[i] = prob[0, 0]
             current, following = following, current
             window[0, :context] = window[0, -context:]
-        state.state[...] = states[0] if current is values[2] else states[1]
+        state.state[...] = io.states[0] if current is io.values[0] else io.states[1]
         state.context[:] = window[0, :context]
         return out

@@ -26,8 +26,10 @@ class ServerSettings:
     backend: str = "auto"
     #: when set, clients must send it (``Authorization: Bearer`` or the browser subprotocol)
     api_key: str | None = None
-    #: concurrent sessions; more are refused with HTTP 503 before the upgrade
+    #: concurrent sessions (per worker process); more are refused with HTTP 503 before the upgrade
     max_sessions: int = 1000
+    #: server processes sharing the listening socket, each with its own event loop and scorer
+    workers: int = 1
     #: a text message above this gets an ``error`` event (room for 15 MiB of audio in base64)
     max_message_bytes: int = _SESSION.max_message_bytes
     #: messages above this are refused by the WebSocket layer itself (close 1009), so an

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -115,7 +116,9 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
 async def healthz(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     status = "draining" if hub.draining else "ok"
-    return JSONResponse({"status": status, "sessions": len(hub.connections), "backend": hub.model.name})
+    return JSONResponse(
+        {"status": status, "sessions": len(hub.connections), "backend": hub.model.name, "worker": os.getpid()}
+    )
 
 
 async def metrics(request: Request) -> Response:

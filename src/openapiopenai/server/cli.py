@@ -1,12 +1,26 @@
-"""``openapiopenai serve``: the Realtime server on uvicorn, with a graceful SIGTERM."""
+"""``openapiopenai serve``: the Realtime server on uvicorn, with a graceful SIGTERM.
+
+With ``--workers N`` the parent runs N worker processes, each a complete server (event loop,
+scorer thread, model) on its own socket bound to the same port with ``SO_REUSEPORT``, so the
+kernel spreads new connections evenly over them (one shared socket, tried first, let whichever
+worker woke first take most of a burst of connections). The parent supervises them: it passes
+each SIGTERM or SIGINT on as a SIGTERM (the first lets every worker finish its turns and close,
+as a single server does; a second stops them at once) and replaces a worker that dies
+unexpectedly. One Python process tops out at about one core of event-loop work (WebSocket
+frames, JSON, base64, resampling); workers are how a server uses more cores.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import logging
+import os
 import signal
+import socket
 import sys
+import time
 from types import FrameType
 from typing import Any
 
@@ -31,7 +45,13 @@ def add_parser(subparsers: Any) -> None:
         help=f"require this key from clients (default: ${API_KEY_ENV}, else no auth)",
     )
     parser.add_argument(
-        "--max-sessions", type=int, default=d.max_sessions, help=f"(default: {d.max_sessions})"
+        "--max-sessions", type=int, default=d.max_sessions, help=f"per worker (default: {d.max_sessions})"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=d.workers,
+        help=f"server processes sharing the port, each with its own model and scorer (default: {d.workers})",
     )
     parser.add_argument(
         "--max-message-bytes",
@@ -88,6 +108,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         backend=args.backend,
         api_key=args.api_key,
         max_sessions=args.max_sessions,
+        workers=args.workers,
         max_message_bytes=args.max_message_bytes,
         max_buffer_bytes=args.max_buffer_bytes,
         batching=args.batching,
@@ -103,11 +124,21 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if settings.workers < 1:
+        raise SystemExit("--workers must be at least 1")
+    if settings.workers > 1:
+        return Supervisor(settings).run()
+    serve(settings)
+    return 0
+
+
+def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
+    """One server process until it is told to stop (``sockets``: already bound, from a parent)."""
     import uvicorn
 
     from openapiopenai.server.app import Hub, create_app
 
-    settings = settings_from_args(args)
     # The scorer threads need the GIL back between model calls while the event loop is busy;
     # the default 5 ms switch interval would let each hand-over stall a batch that long.
     sys.setswitchinterval(0.001)
@@ -130,8 +161,69 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
         lifespan="on",
     )
-    GracefulServer(config, hub).run()
-    return 0
+    GracefulServer(config, hub).run(sockets)
+
+
+def _worker(settings: ServerSettings) -> None:
+    """A worker process: its own process group, so a terminal's Ctrl-C reaches the parent
+    only, and each worker hears exactly one signal per request to stop."""
+    os.setpgrp()
+    listener = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=True)
+    serve(settings, [listener])
+
+
+class Supervisor:
+    """The parent of ``--workers N``: starts, watches and stops the workers."""
+
+    #: a worker that exits this soon after starting is broken (bad certificate, port in use,
+    #: model): stop everything instead of restarting it forever
+    MIN_LIFETIME_S = 5.0
+
+    def __init__(self, settings: ServerSettings) -> None:
+        import multiprocessing
+
+        self.settings = settings
+        self._context = multiprocessing.get_context("spawn")  # no inherited threads or model
+        self._stopping = 0
+        self._workers: list[tuple[Any, float]] = []
+        self.log = logging.getLogger("openapiopenai.server")
+
+    def _start(self) -> tuple[Any, float]:
+        process = self._context.Process(target=_worker, args=(self.settings,))
+        process.start()
+        return process, time.monotonic()
+
+    def _signal(self, sig: int, frame: FrameType | None) -> None:
+        self._stopping += 1
+        for process, _ in self._workers:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+
+    def run(self) -> int:
+        from multiprocessing.connection import wait
+
+        logging.basicConfig(level=self.settings.log_level.upper(), format="%(levelname)s: %(message)s")
+        signal.signal(signal.SIGTERM, self._signal)
+        signal.signal(signal.SIGINT, self._signal)
+        self._workers = [self._start() for _ in range(self.settings.workers)]
+        self.log.info(
+            "%d workers serving on %s:%d", self.settings.workers, self.settings.host, self.settings.port
+        )
+        failed = False
+        while any(process.is_alive() for process, _ in self._workers):
+            wait([process.sentinel for process, _ in self._workers], timeout=1.0)
+            for i, (process, started) in enumerate(self._workers):
+                if process.is_alive() or self._stopping:
+                    continue
+                if time.monotonic() - started < self.MIN_LIFETIME_S:
+                    self.log.error("worker %d exited with %s at startup; stopping", i, process.exitcode)
+                    failed = True
+                    self._signal(signal.SIGTERM, None)
+                    break
+                self.log.warning("worker %d exited with %s; starting another", i, process.exitcode)
+                self._workers[i] = self._start()
+        codes = [process.exitcode for process, _ in self._workers]
+        return 1 if failed or any(code != 0 for code in codes) else 0
 
 
 class GracefulServer:
@@ -166,8 +258,8 @@ class GracefulServer:
 
         self._server = _Server(config)
 
-    def run(self) -> None:
-        self._server.run()
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        self._server.run(sockets=sockets)
 
 
-__all__ = ["GracefulServer", "add_parser", "run", "settings_from_args"]
+__all__ = ["GracefulServer", "Supervisor", "add_parser", "run", "serve", "settings_from_args"]

@@ -2,12 +2,12 @@
 
     python bench/bench_load.py --sessions 50 100 200 400 --duration 20            # 20 ms appends
     python bench/bench_load.py --sessions 100 200 300 400 --chunk-ms 100          # 100 ms appends
-
-    python bench/bench_load.py --sessions 400 --chunk-ms 100 --client-nice 10 --repeat 3
+    python bench/bench_load.py --sessions 400 --chunk-ms 100 --client-nice 10 --repeat 5
+    python bench/bench_load.py --sessions 600 --chunk-ms 100 --server-arg=--workers=2
 
 For each N it starts a fresh server, runs N clients (in separate processes, real speech at
 real-time pace), and prints the server-side event latency (deciding audio sent -> event
-received; p50/p99), the server's CPU use (in cores) and missed turns. The clients share the
+received; p50/p99), the server's CPU use (in cores, workers included) and missed turns. The clients share the
 machine with the server, so the figures are conservative for a dedicated server.
 """
 

@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers < 1:
         raise SystemExit("--workers must be at least 1")
     if settings.workers > 1:
+        if settings.port == 0:
+            raise SystemExit("--workers needs a fixed --port (each worker binds it)")
         return Supervisor(settings).run()
     serve(settings)
     return 0

@@ -81,3 +81,26 @@ def test_a_worker_that_cannot_start_stops_the_server_with_an_error(tmp_path: Pat
     result = subprocess.run(argv, capture_output=True, timeout=60)
     assert result.returncode == 1
     assert b"at startup; stopping" in result.stderr
+
+
+def test_workers_do_not_outlive_a_killed_parent(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--workers", "2")
+    try:
+        workers = children(server.proc.pid)
+        assert workers
+        server.proc.kill()  # SIGKILL: the parent cannot pass anything on
+        server.proc.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and [pid for pid in workers if _alive(pid)]:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _alive(pid)], "orphaned workers kept running"
+    finally:
+        server.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "zombie" not in status.lower()

@@ -166,12 +166,26 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     GracefulServer(config, hub).run(sockets)
 
 
-def _worker(settings: ServerSettings) -> None:
+def _worker(settings: ServerSettings, parent: int) -> None:
     """A worker process: its own process group, so a terminal's Ctrl-C reaches the parent
     only, and each worker hears exactly one signal per request to stop."""
     os.setpgrp()
+    _stop_with_parent(parent)
     listener = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=True)
     serve(settings, [listener])
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Linux: a SIGTERM (the graceful stop) when the parent dies, even by SIGKILL, so no
+    orphaned worker keeps the port. Elsewhere the parent's own shutdown is relied on."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Supervisor:
@@ -191,7 +205,7 @@ class Supervisor:
         self.log = logging.getLogger("openapiopenai.server")
 
     def _start(self) -> tuple[Any, float]:
-        process = self._context.Process(target=_worker, args=(self.settings,))
+        process = self._context.Process(target=_worker, args=(self.settings, os.getpid()))
         process.start()
         return process, time.monotonic()
 
@@ -208,6 +222,8 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         self._workers = [self._start() for _ in range(self.settings.workers)]
+        if self._stopping:  # a signal came while they were starting
+            self._signal(signal.SIGTERM, None)
         self.log.info(
             "%d workers serving on %s:%d", self.settings.workers, self.settings.host, self.settings.port
         )

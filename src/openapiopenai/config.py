@@ -42,6 +42,8 @@ class ServerSettings:
     max_buffer_bytes: int = _SESSION.max_buffer_bytes
     #: audio of committed items kept per session for ``conversation.item.retrieve``
     max_retained_audio_bytes: int = _SESSION.max_retained_audio_bytes
+    #: ``server_vad``: silence kept before the next possible turn (older silence is dropped)
+    max_leading_silence_ms: int = _SESSION.max_leading_silence_ms
     #: server events queued for a client that is not reading; past it the session is closed
     send_queue_events: int = 1024
     #: a single send blocked this long means the client stopped reading: close its session

@@ -55,6 +55,7 @@ class Hub:
             max_buffer_bytes=settings.max_buffer_bytes,
             max_message_bytes=settings.max_message_bytes,
             max_retained_audio_bytes=settings.max_retained_audio_bytes,
+            max_leading_silence_ms=settings.max_leading_silence_ms,
         )
 
     async def drain(self) -> None:

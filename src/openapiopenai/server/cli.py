@@ -63,6 +63,13 @@ def add_parser(subparsers: Any) -> None:
         "--max-buffer-bytes", type=int, default=d.max_buffer_bytes, help="uncommitted audio per session"
     )
     parser.add_argument(
+        "--max-leading-silence-ms",
+        type=int,
+        default=d.max_leading_silence_ms,
+        help="server_vad: silence kept before the next possible turn; older silence is dropped "
+        f"so a silent session never fills its buffer (default: {d.max_leading_silence_ms})",
+    )
+    parser.add_argument(
         "--send-queue-events",
         type=int,
         default=d.send_queue_events,
@@ -111,6 +118,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         workers=args.workers,
         max_message_bytes=args.max_message_bytes,
         max_buffer_bytes=args.max_buffer_bytes,
+        max_leading_silence_ms=args.max_leading_silence_ms,
         batching=args.batching,
         scorer_threads=args.scorer_threads,
         send_queue_events=args.send_queue_events,

@@ -18,8 +18,6 @@ would fill one core with.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import time
 
 import loadgen
@@ -39,13 +37,7 @@ def main() -> int:
     args = parser.parse_args()
 
     audio = loadgen.loop_audio(30.0)
-    chunk = args.chunk_ms * loadgen.RATE * 2 // 1000
-    pieces = [
-        json.dumps(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio[i : i + chunk]).decode()}
-        )
-        for i in range(0, len(audio) - chunk + 1, chunk)
-    ]
+    pieces = loadgen.append_messages(audio, args.chunk_ms)
     steps = int(args.seconds * 1000 // args.chunk_ms)
     model = SileroModel()
     scorer = Scorer(model)

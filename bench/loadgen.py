@@ -72,6 +72,17 @@ def expected_stops(audio: bytes) -> list[int]:
     return [e.audio_end_ms for e in detector.feed(audio) if e.type == "input_audio_buffer.speech_stopped"]  # type: ignore[attr-defined]
 
 
+def append_messages(audio: bytes, chunk_ms: int) -> list[str]:
+    """``audio`` (PCM16 24 kHz) as ``input_audio_buffer.append`` messages of ``chunk_ms`` each."""
+    chunk = chunk_ms * RATE * 2 // 1000
+    return [
+        json.dumps(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio[i : i + chunk]).decode()}
+        )
+        for i in range(0, len(audio) - chunk + 1, chunk)
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,13 +169,7 @@ async def run_client(
 ) -> None:
     from websockets.asyncio.client import connect
 
-    chunk = chunk_ms * RATE * 2 // 1000
-    pieces = [
-        json.dumps(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio[i : i + chunk]).decode()}
-        )
-        for i in range(0, len(audio) - chunk + 1, chunk)
-    ]
+    pieces = append_messages(audio, chunk_ms)
     await asyncio.sleep(start_delay)
     sent_at: list[float] = []
     try:

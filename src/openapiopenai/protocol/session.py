@@ -331,6 +331,8 @@ class Session:
             raise AudioFormatError(f"{self._model.name} frames do not map onto {fmt.ga_type} samples")
         self._format = fmt
         self._frame_length = frame_length
+        #: ``limits.max_leading_silence_ms`` in samples of this format
+        self._leading_silence = ms_to_samples(self.limits.max_leading_silence_ms, fmt.sample_rate)
         self._buffer = AudioBuffer(fmt.bytes_per_sample, start=self._total_bytes // fmt.bytes_per_sample)
         self._pipeline = AudioPipeline(fmt, self._model_rate, frame)
         self._stream_state = self._model.new_state(self._model_rate)
@@ -419,7 +421,7 @@ class Session:
         detector = self._detector
         if self.config.turn_detection is None or self._pending_item is not None or not detector.silent:
             return
-        keep = ms_to_samples(self.limits.max_leading_silence_ms, self._format.sample_rate)
+        keep = self._leading_silence
         keep_from = detector.earliest_turn_start() - keep
         if keep_from - self._buffer.start >= keep:
             self._buffer.discard(keep_from)

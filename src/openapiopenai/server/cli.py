@@ -208,7 +208,7 @@ class Supervisor:
 
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")  # no inherited threads or model
-        self._stopping = 0
+        self._stopping = False
         self._workers: list[tuple[Any, float]] = []
         self.log = logging.getLogger("openapiopenai.server")
 
@@ -218,7 +218,7 @@ class Supervisor:
         return process, time.monotonic()
 
     def _signal(self, sig: int, frame: FrameType | None) -> None:
-        self._stopping += 1
+        self._stopping = True
         for process, _ in self._workers:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)

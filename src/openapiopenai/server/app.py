@@ -1,4 +1,5 @@
-"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``.
+"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``, and
+the live page at ``/`` (static files shipped in the package, no build step).
 
 :func:`create_app` builds everything from :class:`ServerSettings`; the speech model is loaded
 once and shared by all sessions through one :class:`Scorer`. Refusals (bad key, too many
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,8 +21,9 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
@@ -33,6 +36,9 @@ from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
 log = logging.getLogger("openapiopenai.server")
+
+#: the live page (``GET /``): plain HTML, CSS and JavaScript, served as they are
+STATIC_DIR = Path(__file__).with_name("static")
 
 
 class Hub:
@@ -122,6 +128,15 @@ async def healthz(request: Request) -> Response:
     )
 
 
+async def upgrade_required(request: Request) -> Response:
+    """A browser or curl opening the WebSocket URL as a page gets a hint, not a bare 404."""
+    hint = (
+        "This is a WebSocket endpoint: connect with ws:// (or wss://) and the Realtime protocol, "
+        "or open / for the live page.\n"
+    )
+    return PlainTextResponse(hint, status_code=426, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+
+
 async def metrics(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -145,8 +160,11 @@ def create_app(settings: ServerSettings | None = None, model: SpeechModel | None
         routes=[
             WebSocketRoute("/v1/realtime", realtime_endpoint),
             WebSocketRoute("/realtime", realtime_endpoint),
+            Route("/v1/realtime", upgrade_required),
+            Route("/realtime", upgrade_required),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="live"),
         ],
         lifespan=lifespan,
     )

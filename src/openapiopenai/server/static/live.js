@@ -341,7 +341,11 @@ function stopAudio() {
 
 function stopAll() {
   stopAudio();
-  if (state.ws) state.ws.close(1000);
+  if (state.ws) {
+    state.ws.onclose = null; // a close asked for is not a failure
+    state.ws.onmessage = null;
+    state.ws.close(1000);
+  }
   state.ws = null;
   state.sessionReady = false;
   setStatus("stopped");

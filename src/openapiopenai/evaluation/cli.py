@@ -40,10 +40,16 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure accuracy against labelled audio",
-        description="Frame-level (10 ms) and turn-level accuracy of our detector beside the baselines "
-        "(Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of audio files with a "
-        "speech_segments.csv (file,start_s,end_s). Audio goes through the same streaming path as a "
-        "client's audio; the scoring rules are those of evaluation.md.",
+        description="Frame-level (10 ms) and turn-level accuracy of our detector beside the baselines\n"
+        "(Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of audio files\n"
+        "with a speech_segments.csv (file,start_s,end_s). Audio goes through the same\n"
+        "streaming path as a client's audio; the scoring rules are summarised in\n"
+        "docs/evaluation-results.md.",
+        epilog="examples:\n"
+        "  openapiopenai eval ../shared/data/ten-vad-testset         one labelled folder\n"
+        "  openapiopenai eval DIR1 DIR2 --conditions clean,pcmu,pcma with the G.711 transcodes\n"
+        "  openapiopenai eval DIR --json --limit-files 20            JSON rows, a quick run\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folders with audio + speech_segments.csv")
     parser.add_argument("--limit-files", type=int, default=None, metavar="N", help="first N files per folder")

@@ -15,7 +15,7 @@ def test_root_serves_the_live_page_and_its_files(shared_server: ServerProcess) -
     page = httpx.get(shared_server.http_url + "/", timeout=5)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    loaded = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    loaded = [ref for ref in re.findall(r'(?:src|href)="([^"]+)"', page.text) if not ref.startswith("data:")]
     assert {"live.js", "style.css"} <= set(loaded)
     script = httpx.get(shared_server.http_url + "/live.js", timeout=5).text
     loaded += re.findall(r'addModule\("([^"]+)"\)', script)

@@ -214,3 +214,45 @@ def test_page_passes_the_api_key_as_a_subprotocol(browser: Any, tmp_path: Path) 
     finally:
         context.close()
         server.stop()
+
+
+def test_transcription_events_fill_in_their_turn(page: Any, page_server: ServerProcess) -> None:
+    """The page shows transcripts however they arrive (deltas, then the completed text, or a
+    failure) on the turn with the same item_id; fed the events directly, as a server that
+    transcribes would send them."""
+    page.goto(page_server.http_url + "/")
+    feed = "events => events.forEach(handleEvent)"
+    page.evaluate(
+        feed,
+        [
+            {"type": "input_audio_buffer.speech_started", "item_id": "item_a", "audio_start_ms": 100},
+            {"type": "input_audio_buffer.speech_stopped", "item_id": "item_a", "audio_end_ms": 1900},
+            {
+                "type": "conversation.item.input_audio_transcription.delta",
+                "item_id": "item_a",
+                "delta": "Hel",
+            },
+            {"type": "conversation.item.input_audio_transcription.delta", "item_id": "item_a", "delta": "lo"},
+        ],
+    )
+    turn = page.locator('#turns li[data-item-id="item_a"]')
+    assert turn.locator(".transcript").inner_text() == "Hello"
+    assert turn.locator(".span").inner_text() == "0.10 s → 1.90 s (1.80 s)"
+    page.evaluate(
+        feed,
+        [
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "item_a",
+                "transcript": "Hello there.",
+            },
+            {
+                "type": "conversation.item.input_audio_transcription.failed",
+                "item_id": "item_b",
+                "error": {"message": "model unavailable"},
+            },
+        ],
+    )
+    assert turn.locator(".transcript").inner_text() == "Hello there."
+    failed = page.locator('#turns li[data-item-id="item_b"] .transcript').inner_text()
+    assert failed == "(transcription failed: model unavailable)"

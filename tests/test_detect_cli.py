@@ -143,6 +143,15 @@ def test_raw_flag_with_rate_reads_any_headerless_file(
         assert abs(s1 - s2) < 0.05 and abs(e1 - e2) < 0.05
 
 
+def test_rate_for_a_file_with_a_header_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_detect(capsys, "--rate", "16000", str(HELLO))
+    assert code == 0
+    assert err == [
+        f"openapiopenai detect: warning: {HELLO}: --rate 16000 ignored: the file's header gives its rate"
+    ]
+    assert len(segments(out)) == 2
+
+
 def test_without_raw_a_headerless_file_is_an_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

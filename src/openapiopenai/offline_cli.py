@@ -185,6 +185,8 @@ def load_for_wire(path: str, args: argparse.Namespace) -> WireAudio:
                 samples = soxr.resample(samples, rate, wire.sample_rate).astype(np.float32)
             audio = formats.encode(wire, samples)
     else:
+        if args.rate is not None:
+            warnings.append(f"--rate {args.rate} ignored: the file's header gives its rate")
         try:
             audio = formats.encode(wire, read_audio(path, wire.sample_rate))
         except OSError as exc:

@@ -39,6 +39,11 @@ function realtimeUrl() {
 
 function connect() {
   if (state.ws && state.ws.readyState <= WebSocket.OPEN && state.sessionReady) return Promise.resolve(state.ws);
+  if (state.ws) {
+    state.ws.onclose = null; // a half-open earlier attempt is dropped, not reported
+    state.ws.onmessage = null;
+    state.ws.close(1000);
+  }
   resetTimeline();
   const protocols = ["realtime"];
   const key = ui.key.value.trim();
@@ -233,6 +238,11 @@ function handleEvent(event) {
 // ---------------------------------------------------------------- audio sources
 
 async function startMic() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    // browsers offer the microphone only to https:// pages and to localhost
+    setStatus("no microphone on a plain http:// page from another host: serve TLS (--ssl-certfile) or stream a file", "error");
+    return;
+  }
   stopAudio();
   try {
     await connect();

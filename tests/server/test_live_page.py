@@ -256,3 +256,28 @@ def test_transcription_events_fill_in_their_turn(page: Any, page_server: ServerP
     assert turn.locator(".transcript").inner_text() == "Hello there."
     failed = page.locator('#turns li[data-item-id="item_b"] .transcript').inner_text()
     assert failed == "(transcription failed: model unavailable)"
+
+
+def test_uploaded_file_at_another_rate_in_stereo_is_resampled_and_mixed(
+    page: Any, page_server: ServerProcess, tmp_path: Path
+) -> None:
+    import numpy as np
+    import soundfile
+    import soxr
+
+    samples, rate = soundfile.read(str(SPEECH), dtype="float32")
+    resampled = soxr.resample(samples, rate, 44_100)
+    stereo = tmp_path / "hello-44k-stereo.wav"
+    soundfile.write(str(stereo), np.stack([resampled, 0.5 * resampled], axis=1), 44_100)
+    page.goto(page_server.http_url + "/")
+    page.set_input_files("#file", str(stereo))
+    page.wait_for_function(
+        "document.querySelector('#status').textContent.startsWith('finished')", timeout=DEADLINE_MS
+    )
+    got = closed_turns(page)
+    want = expected_turn_texts()
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want, strict=True):  # same turns within 100 ms after two resamplings
+        g_start, g_end = (float(x) for x in g.split(" s (")[0].replace(" s", "").split(" → "))
+        w_start, w_end = (float(x) for x in w.split(" s (")[0].replace(" s", "").split(" → "))
+        assert abs(g_start - w_start) <= 0.1 and abs(g_end - w_end) <= 0.1, (g, w)

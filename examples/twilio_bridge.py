@@ -8,7 +8,7 @@ caller's bytes are forwarded exactly as they arrive (no transcoding), prints the
 when the caller starts speaking, sends Twilio a ``clear`` message: the usual barge-in, which
 stops whatever the bot was playing to the caller.
 
-    pip install websockets
+    pip install "websockets>=13"
     openapiopenai serve                                     # the turn detector
     python examples/twilio_bridge.py --port 8765            # put a TLS proxy in front for Twilio
     # options: --server ws://HOST:PORT/v1/realtime, --api-key KEY (or OPENAPIOPENAI_API_KEY)

@@ -90,8 +90,9 @@ def main() -> None:
             ("silence", 0.7),
         ],
     }
-    #: clip -> rates written (24 kHz: what a Realtime client streams; 16/8 kHz: what models score)
-    rates = {"speech": (24_000, 16_000, 8_000), "speech_then_silence": (24_000,), "two_turns": (16_000,)}
+    #: clip -> rates written (24 kHz: what a Realtime client streams; 16 kHz: what models score;
+    #: 8 kHz: telephony, G.711)
+    rates = {"speech": (24_000, 8_000), "speech_then_silence": (24_000,), "two_turns": (16_000,)}
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, float, float]] = []
     for clip, parts in clips.items():

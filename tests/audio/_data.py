@@ -23,6 +23,8 @@ import soxr
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: one utterance, nothing after it (the turn is still open at the end)
 SPEECH = "speech_24k.wav"
+#: the same utterance at telephony's rate
+SPEECH_8K = "speech_8k.wav"
 #: one utterance, then 1.5 s of silence (a complete turn)
 SPEECH_THEN_SILENCE = "speech_then_silence_24k.wav"
 #: two utterances 1.5 s apart (two turns)

@@ -6,12 +6,13 @@ import base64
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 from openai import AsyncOpenAI
 
 from openapiopenai import Detector
 from openapiopenai.audio.g711 import ulaw_encode
-from tests.audio._data import SPEECH_THEN_SILENCE, TWO_TURNS, fixture_at
+from tests.audio._data import SPEECH_8K, SPEECH_THEN_SILENCE, TWO_TURNS, fixture_audio
 from tests.server._client import b64, collect, speech_pcm
 from tests.server.conftest import ServerProcess, start_server
 from tests.synth import pcm16, silence, tone
@@ -167,7 +168,8 @@ async def test_beta_dialect_with_the_beta_client(shared_server: ServerProcess) -
         )
         (updated,) = await collect(conn, until="session.updated", beta=True)
         assert updated["session"]["input_audio_format"] == "g711_ulaw"
-        ulaw = ulaw_encode(fixture_at(SPEECH_THEN_SILENCE, 8000))
+        speech, rate = fixture_audio(SPEECH_8K)
+        ulaw = ulaw_encode(np.concatenate([speech, silence(1000, rate)]))
         await conn.input_audio_buffer.append(audio=b64(ulaw))
         events = await collect(conn, until="conversation.item.created", beta=True)
         assert [e["type"] for e in events][-4:] == [

@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
 import socket
 import sys
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
 from openapiopenai.config import API_KEY_ENV, ServerSettings
+from openapiopenai.exceptions import ConfigError
+
+log = logging.getLogger("openapiopenai.server")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -135,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if settings.workers < 1:
         raise SystemExit("--workers must be at least 1")
+    check_files(settings)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
     if settings.workers > 1:
         if settings.port == 0:
             raise SystemExit("--workers needs a fixed --port (each worker binds it)")
@@ -143,8 +151,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
-    """One server process until it is told to stop (``sockets``: already bound, from a parent)."""
+def check_files(settings: ServerSettings) -> None:
+    """Files named on the command line exist: one line naming the file beats a traceback from
+    every worker (and, before readiness was signalled, a worker replaced again and again)."""
+    for flag, path in (("--ssl-certfile", settings.ssl_certfile), ("--ssl-keyfile", settings.ssl_keyfile)):
+        if path is not None and not os.path.isfile(path):
+            raise ConfigError(f"{flag}: no such file: {path}")
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(f"{flag}: cannot read {path}")
+
+
+def serve(
+    settings: ServerSettings,
+    sockets: list[socket.socket] | None = None,
+    on_ready: Callable[[Ready], None] | None = None,
+) -> None:
+    """One server process until it is told to stop (``sockets``: already bound, from a parent;
+    ``on_ready``: called once the server accepts connections; by default it logs the
+    start-up line)."""
     import uvicorn
 
     from openapiopenai.server.app import Hub, create_app
@@ -171,16 +195,27 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
         lifespan="on",
     )
-    GracefulServer(config, hub).run(sockets)
+    if on_ready is None:
+
+        def on_ready(ready: Ready) -> None:
+            log.info("%s", startup_line(settings, ready))
+
+    GracefulServer(config, hub, on_ready).run(sockets)
 
 
-def _worker(settings: ServerSettings, parent: int) -> None:
+def _worker(settings: ServerSettings, parent: int, ready: Connection) -> None:
     """A worker process: its own process group, so a terminal's Ctrl-C reaches the parent
-    only, and each worker hears exactly one signal per request to stop."""
+    only, and each worker hears exactly one signal per request to stop. It writes to ``ready``
+    once it serves; dying before that means it is broken, not unlucky."""
     os.setpgrp()
     _stop_with_parent(parent)
     listener = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=True)
-    serve(settings, [listener])
+
+    def tell_parent(message: Ready) -> None:
+        ready.send(message)
+        ready.close()
+
+    serve(settings, [listener], on_ready=tell_parent)
 
 
 def _stop_with_parent(parent: int) -> None:
@@ -196,12 +231,49 @@ def _stop_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-class Supervisor:
-    """The parent of ``--workers N``: starts, watches and stops the workers."""
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """What a server knows once it accepts connections (a worker sends it to its parent)."""
 
-    #: a worker that exits this soon after starting is broken (bad certificate, port in use,
-    #: model): stop everything instead of restarting it forever
-    MIN_LIFETIME_S = 5.0
+    backend: str
+    port: int
+
+
+def startup_line(settings: ServerSettings, ready: Ready) -> str:
+    """The one line ``serve`` logs when it is ready: where, what model, auth, processes."""
+    scheme = "wss" if settings.ssl_certfile else "ws"
+    auth = "on" if settings.api_key else "off"
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    return (
+        f"serving {scheme}://{settings.host}:{ready.port}/v1/realtime "
+        f"(backend {ready.backend}, auth {auth}, {workers})"
+    )
+
+
+@dataclass
+class _Worker:
+    process: Any
+    #: the read end of the worker's readiness pipe until a message or end-of-file came
+    pipe: Connection | None
+    ready: Ready | None = None
+
+    def read_pipe(self) -> None:
+        """Take the worker's readiness message if it came (also after the worker died)."""
+        if self.pipe is None or not self.pipe.poll():
+            return
+        with contextlib.suppress(EOFError):  # end-of-file: it died before it was ready
+            self.ready = self.pipe.recv()
+        self.pipe.close()
+        self.pipe = None
+
+
+class Supervisor:
+    """The parent of ``--workers N``: starts, watches and stops the workers.
+
+    A worker that dies before it was ready (bad certificate, port in use, model) is broken,
+    however long that took on a loaded machine: the server stops with exit status 1 instead of
+    starting it again. One that dies after it was ready is replaced.
+    """
 
     def __init__(self, settings: ServerSettings) -> None:
         import multiprocessing
@@ -209,46 +281,54 @@ class Supervisor:
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")  # no inherited threads or model
         self._stopping = False
-        self._workers: list[tuple[Any, float]] = []
+        self._workers: list[_Worker] = []
+        self._announced = False
         self.log = logging.getLogger("openapiopenai.server")
 
-    def _start(self) -> tuple[Any, float]:
-        process = self._context.Process(target=_worker, args=(self.settings, os.getpid()))
+    def _start(self) -> _Worker:
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_worker, args=(self.settings, os.getpid(), sender))
         process.start()
-        return process, time.monotonic()
+        sender.close()  # the worker holds the only write end: end-of-file when it dies
+        return _Worker(process, receiver)
 
     def _signal(self, sig: int, frame: FrameType | None) -> None:
         self._stopping = True
-        for process, _ in self._workers:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
+        for worker in self._workers:
+            if worker.process.is_alive() and worker.process.pid is not None:
+                os.kill(worker.process.pid, signal.SIGTERM)
 
     def run(self) -> int:
         from multiprocessing.connection import wait
 
-        logging.basicConfig(level=self.settings.log_level.upper(), format="%(levelname)s: %(message)s")
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         self._workers = [self._start() for _ in range(self.settings.workers)]
         if self._stopping:  # a signal came while they were starting
             self._signal(signal.SIGTERM, None)
-        self.log.info(
-            "%d workers serving on %s:%d", self.settings.workers, self.settings.host, self.settings.port
-        )
         failed = False
-        while any(process.is_alive() for process, _ in self._workers):
-            wait([process.sentinel for process, _ in self._workers], timeout=1.0)
-            for i, (process, started) in enumerate(self._workers):
-                if process.is_alive() or self._stopping:
+        while any(worker.process.is_alive() for worker in self._workers):
+            waitable = [w.process.sentinel for w in self._workers]
+            waitable += [w.pipe for w in self._workers if w.pipe is not None]
+            wait(waitable, timeout=1.0)
+            for i, worker in enumerate(self._workers):
+                worker.read_pipe()
+                if worker.process.is_alive() or self._stopping:
                     continue
-                if time.monotonic() - started < self.MIN_LIFETIME_S:
-                    self.log.error("worker %d exited with %s at startup; stopping", i, process.exitcode)
+                if worker.ready is None:
+                    self.log.error(
+                        "worker %d exited with %s before it was ready; stopping", i, worker.process.exitcode
+                    )
                     failed = True
                     self._signal(signal.SIGTERM, None)
                     break
-                self.log.warning("worker %d exited with %s; starting another", i, process.exitcode)
+                self.log.warning("worker %d exited with %s; starting another", i, worker.process.exitcode)
                 self._workers[i] = self._start()
-        codes = [process.exitcode for process, _ in self._workers]
+            first = self._workers[0].ready
+            if not self._announced and first and all(w.ready for w in self._workers):
+                self._announced = True
+                self.log.info("%s", startup_line(self.settings, first))
+        codes = [worker.process.exitcode for worker in self._workers]
         return 1 if failed or any(code != 0 for code in codes) else 0
 
 
@@ -260,7 +340,7 @@ class GracefulServer:
     it with 1001. A second signal skips the wait.
     """
 
-    def __init__(self, config: Any, hub: Any) -> None:
+    def __init__(self, config: Any, hub: Any, on_ready: Callable[[Ready], None] | None = None) -> None:
         import uvicorn
 
         hub_ref = hub
@@ -281,6 +361,13 @@ class GracefulServer:
                 if self.drain_task is not None and self.drain_task.done():
                     self.should_exit = True
                 return bool(await super().on_tick(counter))
+
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets)
+                if self.started and on_ready is not None:
+                    bound = [sock for server in self.servers for sock in server.sockets]
+                    port = bound[0].getsockname()[1] if bound else config.port
+                    on_ready(Ready(backend=hub_ref.model.name, port=port))
 
         self._server = _Server(config)
 

@@ -21,120 +21,107 @@ import os
 import signal
 import socket
 import sys
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
-from openapiopenai.config import API_KEY_ENV, ServerSettings
+from openapiopenai.config import API_KEY_ENV, ServerSettings, field_docs
 from openapiopenai.exceptions import ConfigError
 
 log = logging.getLogger("openapiopenai.server")
 
 
+#: flags not named after their field (``_s`` fields lose the suffix: their metavar says SECONDS)
+_FLAG_NAMES = {"ws_impl": "--ws"}
+#: defaults that are not a literal value
+_DEFAULT_TEXT = {"api_key": f"${API_KEY_ENV}, else no auth", "ssl_certfile": "plain ws://"}
+
+EXAMPLES = """\
+examples:
+  openapiopenai serve                      # ws://127.0.0.1:8000/v1/realtime, no auth
+  OPENAPIOPENAI_API_KEY=sk-local openapiopenai serve --host 0.0.0.0 --workers 4
+  openapiopenai serve --ssl-certfile cert.pem --ssl-keyfile key.pem   # wss://
+  openapiopenai serve --backend webrtc --max-sessions 200
+turn detection itself (threshold, silence, padding) is set per session by the client
+(session.update), as with OpenAI.
+"""
+
+
+def _metavar(name: str, kind: type) -> str:
+    """``BYTES``, ``MS``, ``SECONDS``, ``N`` or ``PATH``: what a value means, at a glance."""
+    if kind is float:
+        return "SECONDS"
+    if kind is int:
+        return "BYTES" if name.endswith("_bytes") else "MS" if name.endswith("_ms") else "N"
+    return "PATH" if name.endswith("file") else name.upper()
+
+
+def _shown(name: str, default: object) -> str:
+    if name in _DEFAULT_TEXT:
+        return _DEFAULT_TEXT[name]
+    if default is None:
+        return "none"
+    if isinstance(default, int) and name.endswith("_bytes") and default % 1024**2 == 0:
+        return f"{default} = {default // 1024**2} MiB"
+    return str(default)
+
+
+def flag_name(name: str, default: object) -> str:
+    """The ``serve`` flag of a setting: ``max_sessions`` -> ``--max-sessions``,
+    ``send_timeout_s`` -> ``--send-timeout``, ``batching`` (on by default) -> ``--no-batching``."""
+    if name in _FLAG_NAMES:
+        return _FLAG_NAMES[name]
+    base = name.removesuffix("_s").replace("_", "-")
+    return f"--no-{base}" if default is True else f"--{base}"
+
+
 def add_parser(subparsers: Any) -> None:
-    d = ServerSettings()
+    """``serve``: one flag per :class:`ServerSettings` field, its help the field's doc."""
+    from openapiopenai.vad.registry import AUTO, available_models
+
     parser = subparsers.add_parser(
         "serve",
         help="run the Realtime WebSocket server",
         description="Serve /v1/realtime: the input side of the OpenAI Realtime API with server_vad.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default=d.host, help=f"interface to bind (default: {d.host})")
-    parser.add_argument("--port", type=int, default=d.port, help=f"port (default: {d.port})")
-    parser.add_argument(
-        "--backend", default=d.backend, help="speech model: auto (silero), silero, webrtc, energy"
-    )
-    parser.add_argument(
-        "--api-key",
-        default=None,
-        help=f"require this key from clients (default: ${API_KEY_ENV}, else no auth)",
-    )
-    parser.add_argument(
-        "--max-sessions", type=int, default=d.max_sessions, help=f"per worker (default: {d.max_sessions})"
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=d.workers,
-        help=f"server processes sharing the port, each with its own model and scorer (default: {d.workers})",
-    )
-    parser.add_argument(
-        "--max-message-bytes",
-        type=int,
-        default=d.max_message_bytes,
-        help="larger messages get an error event",
-    )
-    parser.add_argument(
-        "--max-buffer-bytes", type=int, default=d.max_buffer_bytes, help="uncommitted audio per session"
-    )
-    parser.add_argument(
-        "--max-leading-silence-ms",
-        type=int,
-        default=d.max_leading_silence_ms,
-        help="server_vad: silence kept before the next possible turn; older silence is dropped "
-        f"so a silent session never fills its buffer (default: {d.max_leading_silence_ms})",
-    )
-    parser.add_argument(
-        "--send-queue-events",
-        type=int,
-        default=d.send_queue_events,
-        help="events queued for a client that is not reading before its session is closed",
-    )
-    parser.add_argument(
-        "--send-timeout",
-        type=float,
-        default=d.send_timeout_s,
-        help="seconds one send may block before the session is closed (client not reading)",
-    )
-    parser.add_argument(
-        "--scorer-threads",
-        type=int,
-        default=d.scorer_threads,
-        help=f"threads running model calls in parallel (default: {d.scorer_threads})",
-    )
-    parser.add_argument(
-        "--no-batching", dest="batching", action="store_false", help="score each session separately"
-    )
-    parser.add_argument(
-        "--ws",
-        dest="ws_impl",
-        default=d.ws_impl,
-        choices=("websockets-sansio", "websockets"),
-        help=f"uvicorn WebSocket implementation (default: {d.ws_impl})",
-    )
-    parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
-    parser.add_argument("--ssl-keyfile", default=None, help="private key of --ssl-certfile")
-    parser.add_argument(
-        "--shutdown-grace", type=float, default=d.shutdown_grace_s, help="seconds to finish turns on SIGTERM"
-    )
-    parser.add_argument(
-        "--log-level", default=d.log_level, choices=("critical", "error", "warning", "info", "debug")
-    )
+    docs = field_docs(ServerSettings)
+    hints = typing.get_type_hints(ServerSettings)
+    for f in fields(ServerSettings):
+        default = f.default
+        help_text = docs.get(f.name, "").replace("``", "'")
+        flag = flag_name(f.name, default)
+        kind = hints[f.name]
+        if kind is bool:
+            action = "store_false" if default is True else "store_true"
+            state = "on by default; this flag turns it off" if default else "off by default"
+            parser.add_argument(flag, dest=f.name, action=action, default=None, help=f"{help_text} ({state})")
+            continue
+        choices: list[str] | None = None
+        if typing.get_origin(kind) is typing.Literal:
+            choices = [str(choice) for choice in typing.get_args(kind)]
+        elif f.name == "backend":
+            choices = [AUTO, *available_models()]
+        base = next((t for t in (int, float, str) if kind is t or t in typing.get_args(kind)), str)
+        parser.add_argument(
+            flag,
+            dest=f.name,
+            type=base,
+            default=None,  # not given: ServerSettings.from_env decides
+            choices=choices,
+            metavar=None if choices else _metavar(f.name, base),
+            help=f"{help_text} (default: {_shown(f.name, default)})",
+        )
     parser.set_defaults(func=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    return ServerSettings.from_env(
-        host=args.host,
-        port=args.port,
-        backend=args.backend,
-        api_key=args.api_key,
-        max_sessions=args.max_sessions,
-        workers=args.workers,
-        max_message_bytes=args.max_message_bytes,
-        max_buffer_bytes=args.max_buffer_bytes,
-        max_leading_silence_ms=args.max_leading_silence_ms,
-        batching=args.batching,
-        scorer_threads=args.scorer_threads,
-        send_queue_events=args.send_queue_events,
-        send_timeout_s=args.send_timeout,
-        ws_impl=args.ws_impl,
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
-        shutdown_grace_s=args.shutdown_grace,
-        log_level=args.log_level,
-    )
+    """Defaults, then the environment, then the flags given."""
+    return ServerSettings.from_env(**{f.name: getattr(args, f.name) for f in fields(ServerSettings)})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 def workers_of(server: ServerProcess) -> set[int]:
     """The worker pids that answer ``/healthz`` over 40 fresh connections."""
-    return {httpx.get(f"{server.http_url}/healthz", timeout=5).json()["worker"] for _ in range(40)}
+    return {httpx.get(f"{server.http_url}/healthz", timeout=30).json()["worker"] for _ in range(40)}
 
 
 def children(pid: int) -> set[int]:

@@ -8,6 +8,7 @@ from dataclasses import fields
 from typing import Any
 
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO, available_models
 
 FORMATS = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma"}
 
@@ -62,7 +63,9 @@ def add_parser(subparsers: Any) -> None:
         default="pcm",
         help="wire format the audio is streamed in: pcm (24 kHz PCM16), pcmu, pcma (8 kHz G.711)",
     )
-    parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
+    parser.add_argument(
+        "--backend", default=AUTO, choices=[AUTO, *available_models()], help=f"speech model (default: {AUTO})"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_turn_options(parser)
     parser.set_defaults(func=run)

@@ -22,7 +22,7 @@ from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
-from openapiopenai.vad.registry import load_model
+from openapiopenai.vad.registry import AUTO, load_model
 
 #: bytes per append when feeding whole files (the events do not depend on it)
 DEFAULT_CHUNK_MS = 1000
@@ -48,7 +48,7 @@ class Detector:
         self,
         config: TurnDetectionConfig | None = None,
         *,
-        model: str | SpeechModel = "auto",
+        model: str | SpeechModel = AUTO,
         input_format: AudioFormat = PCM16_24K,
         ids: IdFactory | None = None,
     ) -> None:
@@ -109,7 +109,7 @@ def detect_bytes(
     audio: bytes,
     config: TurnDetectionConfig | None = None,
     *,
-    model: str | SpeechModel = "auto",
+    model: str | SpeechModel = AUTO,
     input_format: AudioFormat = PCM16_24K,
     chunk_ms: int = DEFAULT_CHUNK_MS,
 ) -> list[RealtimeModel]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO, available_models
 
 if TYPE_CHECKING:
     from openapiopenai.audio.formats import AudioFormat
@@ -67,8 +68,6 @@ def turn_config_from_args(args: argparse.Namespace) -> TurnDetectionConfig:
 
 
 def add_parser(subparsers: Any) -> None:
-    from openapiopenai.vad.registry import AUTO, available_models
-
     parser = subparsers.add_parser(
         "detect",
         help="run turn detection on audio files",

@@ -10,13 +10,11 @@ import pytest
 import soundfile as sf
 
 from openapiopenai.cli import main
-from tests.audio._data import DATA_DIR, TEN_VAD
+from tests.audio._data import TEN_VAD, shared_dataset
 
 
 def test_eval_runs_all_systems_and_conditions_on_real_data(capsys: pytest.CaptureFixture[str]) -> None:
-    folder = DATA_DIR / TEN_VAD
-    if not folder.is_dir():
-        pytest.skip(f"shared data not found: {folder}")
+    folder = shared_dataset(TEN_VAD)
     argv = ["eval", str(folder), "--limit-files", "2", "--conditions", "clean,pcmu,pcma", "--json"]
     assert main([*argv, "--no-progress"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -35,9 +33,7 @@ def test_eval_runs_all_systems_and_conditions_on_real_data(capsys: pytest.Captur
 def test_eval_prints_a_table_with_the_margin_over_the_vaditerator_baseline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    folder = DATA_DIR / TEN_VAD
-    if not folder.is_dir():
-        pytest.skip(f"shared data not found: {folder}")
+    folder = shared_dataset(TEN_VAD)
     assert main(["eval", str(folder), "--limit-files", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "silero-vaditerator" in out

@@ -8,6 +8,7 @@ from dataclasses import fields
 from typing import Any
 
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO, available_models
 
 __all__ = ["add_parser", "run"]
 
@@ -58,7 +59,12 @@ def add_parser(subparsers: Any) -> None:
         default="clean",
         help=f"comma list of {', '.join(CONDITIONS)} (pcmu/pcma: G.711 at 8 kHz); default: clean",
     )
-    parser.add_argument("--backend", default="auto", help="speech model of 'ours' (default: auto = silero)")
+    parser.add_argument(
+        "--backend",
+        default=AUTO,
+        choices=[AUTO, *available_models()],
+        help=f"speech model of 'ours' (default: {AUTO})",
+    )
     parser.add_argument(
         "--chunk-ms", type=int, default=CHUNK_MS, help=f"append size in ms (default: {CHUNK_MS})"
     )

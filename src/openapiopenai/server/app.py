@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 from openapiopenai.config import ServerSettings
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
+from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
@@ -71,9 +72,14 @@ class Hub:
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
 
 
-def _refuse(status: int, code: str, message: str) -> Response:
-    body = {"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}}
-    return JSONResponse(body, status_code=status)
+async def _refuse(websocket: WebSocket, hub: Hub, refusal: Refusal) -> None:
+    """Answer with an HTTP error instead of the upgrade, and count it."""
+    hub.metrics.refused.labels(reason=refusal.reason).inc()
+    message = refusal.message.format(max_sessions=hub.settings.max_sessions)
+    body = {
+        "error": {"type": "invalid_request_error", "code": refusal.code, "message": message, "param": None}
+    }
+    await websocket.send_denial_response(JSONResponse(body, status_code=refusal.status))
 
 
 async def realtime_endpoint(websocket: WebSocket) -> None:
@@ -81,21 +87,11 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols", []))
     headers = websocket.headers
     if hub.draining:
-        hub.metrics.refused.labels(reason="shutting_down").inc()
-        await websocket.send_denial_response(
-            _refuse(503, "server_shutting_down", "The server is shutting down.")
-        )
-        return
+        return await _refuse(websocket, hub, Refusal.SHUTTING_DOWN)
     if not is_authorized(hub.settings.api_key, headers, offered):
-        hub.metrics.refused.labels(reason="unauthorized").inc()
-        message = "Missing or invalid API key (send 'Authorization: Bearer <key>')."
-        await websocket.send_denial_response(_refuse(401, "invalid_api_key", message))
-        return
+        return await _refuse(websocket, hub, Refusal.UNAUTHORIZED)
     if len(hub.connections) >= hub.settings.max_sessions:
-        hub.metrics.refused.labels(reason="max_sessions").inc()
-        message = f"The server is at its limit of {hub.settings.max_sessions} concurrent sessions."
-        await websocket.send_denial_response(_refuse(503, "too_many_sessions", message))
-        return
+        return await _refuse(websocket, hub, Refusal.TOO_MANY_SESSIONS)
     query = parse_qs(websocket.scope.get("query_string", b"").decode("latin-1"))
     intent = query.get("intent", ["realtime"])[0]
     session = Session(

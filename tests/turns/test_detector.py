@@ -89,15 +89,72 @@ def test_zero_silence_duration_stops_on_first_silent_frame() -> None:
     assert events[1] == (2, SpeechStopped(speech_end=2 * FRAME, audio_end=2 * FRAME))
 
 
-def test_exit_threshold_adds_hysteresis() -> None:
+def test_hysteresis_is_on_by_default_with_exit_at_threshold_minus_015() -> None:
+    assert TurnDetectionConfig().effective_exit_threshold == pytest.approx(0.35)
     probs = [0.9] * 3 + [0.4] * 30
-    assert len(run(detector(silence_duration_ms=100), probs)) == 2  # 0.4 < 0.5 is silence
-    only_start = run(detector(silence_duration_ms=100, exit_threshold=0.35), probs)
+    only_start = run(detector(silence_duration_ms=100), probs)  # 0.4 >= 0.35: speech continues
     assert [type(e) for _, e in only_start] == [SpeechStarted]
+    stopped = run(detector(silence_duration_ms=100), [0.9] * 3 + [0.34] * 30)
+    assert [type(e) for _, e in stopped] == [SpeechStarted, SpeechStopped]
+
+
+def test_exit_threshold_is_settable_and_equal_to_threshold_means_no_hysteresis() -> None:
+    probs = [0.9] * 3 + [0.4] * 30
+    assert len(run(detector(silence_duration_ms=100, exit_threshold=0.5), probs)) == 2
+    only_start = run(detector(silence_duration_ms=100, exit_threshold=0.3), [0.9] * 3 + [0.32] * 30)
+    assert [type(e) for _, e in only_start] == [SpeechStarted]
+    assert TurnDetectionConfig(threshold=0.8).effective_exit_threshold == pytest.approx(0.65)
+
+
+@pytest.mark.parametrize("threshold", [0.15, 0.1, 0.05, 0.01])
+def test_a_low_threshold_still_reaches_silence(threshold: float) -> None:
+    exit_threshold = TurnDetectionConfig(threshold=threshold).effective_exit_threshold
+    assert 0.0 < exit_threshold < threshold
+    det = detector(threshold=threshold, silence_duration_ms=96)
+    quiet = exit_threshold * 0.9
+    events = run(det, [threshold] * 3 + [quiet] * 5)
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechStopped]
 
 
 def test_hysteresis_needs_threshold_to_enter() -> None:
     assert run(detector(exit_threshold=0.3), [0.4] * 10) == []
+    assert run(detector(), [0.49] * 10) == []
+
+
+def test_onset_is_dated_back_over_rising_frames_at_most_two() -> None:
+    det = detector(prefix_padding_ms=0)
+    ((i, started),) = run(det, [0.0] * 10 + [0.2, 0.36, 0.4, 0.45, 0.9])
+    assert i == 14
+    assert started == SpeechStarted(onset=12 * FRAME, audio_start=12 * FRAME)  # 2 of 3 rising frames
+
+
+def test_onset_dating_stops_at_a_frame_below_the_exit_threshold() -> None:
+    ((_, started),) = run(detector(prefix_padding_ms=0), [0.0] * 10 + [0.4, 0.2, 0.4, 0.9])
+    assert started == SpeechStarted(onset=12 * FRAME, audio_start=12 * FRAME)
+
+
+def test_onset_dating_can_be_turned_off_and_widened() -> None:
+    probs = [0.0] * 10 + [0.4] * 4 + [0.9]
+    ((_, off),) = run(detector(prefix_padding_ms=0, onset_lookback_ms=0), probs)
+    assert isinstance(off, SpeechStarted) and off.onset == 14 * FRAME
+    ((_, wide),) = run(detector(prefix_padding_ms=0, onset_lookback_ms=96), probs)
+    assert isinstance(wide, SpeechStarted) and wide.onset == 11 * FRAME
+
+
+def test_onset_dating_never_reaches_before_the_buffer_start() -> None:
+    ((_, started),) = run(detector(prefix_padding_ms=0), [0.4, 0.9])
+    assert isinstance(started, SpeechStarted) and started.onset == 0
+    det = detector(prefix_padding_ms=0)
+    run(det, [0.4, 0.4, 0.4])
+    det.set_buffer_start(2 * FRAME)  # a manual commit of the first two frames
+    (started,) = det.push(0.9)
+    assert started == SpeechStarted(onset=2 * FRAME, audio_start=2 * FRAME)
+
+
+def test_min_speech_duration_counts_from_the_crossing_frame_not_the_dated_onset() -> None:
+    det = detector(min_speech_duration_ms=90, prefix_padding_ms=0)
+    events = run(det, [0.0, 0.4, 0.4, 0.9, 0.9, 0.9])
+    assert events == [(5, SpeechStarted(onset=FRAME, audio_start=FRAME))]
 
 
 def test_min_speech_duration_delays_start_but_keeps_onset() -> None:
@@ -173,6 +230,7 @@ def test_configure_keeps_turn_in_progress() -> None:
         {"threshold": -0.1},
         {"prefix_padding_ms": -1},
         {"exit_threshold": 0.9},
+        {"onset_lookback_ms": -1},
         {"max_speech_duration_ms": 0},
         {"idle_timeout_ms": 0},
     ],

@@ -90,7 +90,9 @@ def features(audio16: np.ndarray, onset: float) -> tuple[float, float, float, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conditions", default="clean,pcmu")
     parser.add_argument("--data", default=DATA)
     args = parser.parse_args()
@@ -115,13 +117,25 @@ def main() -> None:
                     wa, wb = int(t.onset / web.frame_s), int((t.onset + WINDOW_S) / web.frame_s) + 1
                     agree = float(np.mean(web.probabilities[wa:wb] >= 0.5)) if wb > wa else 0.0
                     rows.append(
-                        TurnFeatures(name, file.path.name, t.onset, real, level, flat, harm, pvar, agree,
-                                     float(p[a:b].max()))
+                        TurnFeatures(
+                            name,
+                            file.path.name,
+                            t.onset,
+                            real,
+                            level,
+                            flat,
+                            harm,
+                            pvar,
+                            agree,
+                            float(p[a:b].max()),
+                        )
                     )
                 for ms in (0, 64, 96, 128, 160, 200, 250, 300):
                     stats = TurnStats()
                     replay = run_detector(run.scored, config.merged(min_speech_duration_ms=ms))
-                    stats.add(replay.turns, file.speech, run.scored.duration_s, config.silence_duration_ms / 1000)
+                    stats.add(
+                        replay.turns, file.speech, run.scored.duration_s, config.silence_duration_ms / 1000
+                    )
                     tally = min_speech.setdefault(ms, {"fs": 0, "missed": 0, "turns": 0})
                     if name == NONSPEECH:
                         tally["fs"] += stats.false_starts
@@ -132,8 +146,9 @@ def main() -> None:
         for r in rows:
             if not r.real:
                 print(
-                    f"  {r.dataset:20s} {r.file:36s} t={r.onset:5.2f}s level={r.level:6.1f} flat={r.flatness:.3f} "
-                    f"harm={r.harmonicity:.2f} pitchvar={r.pitch_var:4.1f} webrtc={r.webrtc:.2f} peak={r.peak_p:.2f}"
+                    f"  {r.dataset:20s} {r.file:36s} t={r.onset:5.2f}s level={r.level:6.1f} "
+                    f"flat={r.flatness:.3f} harm={r.harmonicity:.2f} pitchvar={r.pitch_var:4.1f} "
+                    f"webrtc={r.webrtc:.2f} peak={r.peak_p:.2f}"
                 )
         print("min_speech_duration_ms sweep (exact): ms, false starts on non-speech, true turns missed / of")
         for ms, tally in min_speech.items():
@@ -151,7 +166,6 @@ def main() -> None:
         ):
             values = sorted({round(getattr(r, feat), 3) for r in false})
             for v in values:
-                keep = (lambda x, v=v: x >= v) if direction == ">=" else (lambda x, v=v: x <= v)
                 # a gate "keep if feature passes v", tightened just past each false start's value
                 if direction == ">=":
                     kept_false = sum(1 for r in false if getattr(r, feat) > v)
@@ -159,8 +173,10 @@ def main() -> None:
                 else:
                     kept_false = sum(1 for r in false if getattr(r, feat) < v)
                     lost = sum(1 for r in real if not getattr(r, feat) < v)
-                del keep
-                print(f"  {feat:12s} keep if {direction[0]} {v:8.3f}: FS left {kept_false:3d}, real turns lost {lost:3d}")
+                print(
+                    f"  {feat:12s} keep if {direction[0]} {v:8.3f}: "
+                    f"FS left {kept_false:3d}, real turns lost {lost:3d}"
+                )
 
 
 if __name__ == "__main__":

@@ -64,6 +64,12 @@ def add_parser(subparsers: Any) -> None:
         help="wire format the audio is streamed in: pcm (24 kHz PCM16), pcmu, pcma (8 kHz G.711)",
     )
     parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
+    parser.add_argument(
+        "--segment-pad-ms",
+        type=int,
+        default=None,
+        help="padding each side of a segment (--output segments); default: 30 (Silero's speech_pad_ms)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_turn_options(parser)
     parser.set_defaults(func=run)
@@ -81,7 +87,7 @@ def encode_for_wire(path: str, input_format: str) -> tuple[Any, bytes]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, chunked
+    from openapiopenai.offline import DEFAULT_CHUNK_MS, DEFAULT_SEGMENT_PAD_MS, Detector, chunked
 
     config = turn_config_from_args(args)
     if args.output == "segments":
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             if args.output == "events":
                 print(event.to_json())
         if args.output == "segments":
-            for segment in detector.segments():
+            pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
+            for segment in detector.segments(pad):
                 print(f"{path},{segment.start_s:.3f},{segment.end_s:.3f}")
     return 0

@@ -215,6 +215,14 @@ def test_finish_closes_open_turn_at_last_speech() -> None:
     assert det.finish() == []
 
 
+def test_a_stream_cut_off_mid_speech_ends_its_speech_at_the_last_sample_heard() -> None:
+    det = detector(silence_duration_ms=500)
+    run(det, [0.9] * 4)
+    (stopped,) = det.finish(heard_until=4 * FRAME + 100)  # a partial frame was never scored
+    end = 4 * FRAME + 100
+    assert stopped == SpeechStopped(speech_end=end, audio_end=end, reason="end_of_stream")
+
+
 def test_configure_keeps_turn_in_progress() -> None:
     det = detector(silence_duration_ms=1000)
     det.push(0.9)

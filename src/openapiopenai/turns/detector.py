@@ -213,12 +213,14 @@ class TurnDetector:
 
         ``audio_end`` takes as much of the silence window as there is audio; ``heard_until`` is
         the end of all audio received, which may run past the last scored frame (a resampler
-        holds a few milliseconds back, and a partial frame is never scored)."""
+        holds a few milliseconds back, and a partial frame is never scored). If the last scored
+        frame was speech, that unscored tail is taken as the rest of the same speech: the stream
+        cut the speech off, nothing says it stopped."""
         if self.state is not State.SPEAKING:
             self.state = State.SILENT
             return []
-        end = self._last_speech_end
         limit = self.position if heard_until is None else max(self.position, heard_until)
+        end = limit if self.frame_speech else self._last_speech_end
         return [self._stop(end, min(end + self._silence, limit), "end_of_stream")]
 
     def _start(self, end: int) -> SpeechStarted:

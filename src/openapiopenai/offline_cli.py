@@ -19,6 +19,8 @@ _HELP = {
     "exit_threshold": "speech ends below this (default: threshold - 0.15, >= threshold / 2)",
     "onset_lookback_ms": "date the onset back over rising frames (above the exit threshold) up to this long",
     "min_speech_duration_ms": "continuous speech needed before a turn starts",
+    "warmup_ms": "after a reset (session start, clear, commit) the model state is fresh for this long",
+    "warmup_min_speech_ms": "continuous speech needed before a turn starts during the warm-up",
     "max_speech_duration_ms": "force the end of a turn after this long",
     "min_level_dbfs": "frames quieter than this RMS level are never speech",
 }

@@ -25,6 +25,11 @@ RATE = 24_000
 FRAME = 768  # a Silero frame (512 at 16 kHz) on the 24 kHz input timeline
 
 
+def rule(**settings: object) -> TurnDetectionConfig:
+    """The default rule with a turn on the first speech frame (no minimum speech, no warm-up)."""
+    return TurnDetectionConfig(**{"min_speech_duration_ms": 0, "warmup_ms": 0, **settings})  # type: ignore[arg-type]
+
+
 def scripted(probabilities: list[float]) -> Scored:
     p = np.array(probabilities, dtype=np.float32)
     return Scored(p, np.full(len(p), -30.0), FRAME, RATE, len(p) * FRAME)
@@ -33,7 +38,7 @@ def scripted(probabilities: list[float]) -> Scored:
 def test_frame_decisions_are_the_detectors_own_threshold_decisions() -> None:
     run = run_detector(
         scripted([0.0, 0.6, 0.4, 0.6] + [0.0] * 20),
-        TurnDetectionConfig(silence_duration_ms=96, exit_threshold=0.5),
+        rule(silence_duration_ms=96, exit_threshold=0.5),
     )
     assert run.decisions[:5].tolist() == [False, True, False, True, False]
     (turn,) = run.turns
@@ -49,7 +54,7 @@ def test_frame_decision_cells_follow_the_frames_under_each_cell_centre() -> None
 
 
 def test_the_frame_decision_starts_at_the_onset_the_detector_dated_back() -> None:
-    run = run_detector(scripted([0.0, 0.0, 0.4, 0.9, 0.0] + [0.0] * 20), TurnDetectionConfig())
+    run = run_detector(scripted([0.0, 0.0, 0.4, 0.9, 0.0] + [0.0] * 20), rule())
     assert run.decisions[:5].tolist() == [False, False, False, True, False]
     assert run.turns[0].onset == pytest.approx(0.064)  # dated back over the 0.4 frame
     assert run.speech == [
@@ -66,7 +71,7 @@ def test_frame_decisions_follow_the_detectors_default_hysteresis() -> None:
 
 
 def test_a_turn_open_at_the_end_of_the_stream_is_closed_at_its_last_speech_frame() -> None:
-    (turn,) = run_detector(scripted([0.0, 0.9, 0.9]), TurnDetectionConfig()).turns
+    (turn,) = run_detector(scripted([0.0, 0.9, 0.9]), rule()).turns
     assert (turn.onset, turn.end, turn.known_at) == pytest.approx((0.032, 0.096, 0.096))
 
 

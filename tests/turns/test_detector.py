@@ -22,7 +22,10 @@ MS = RATE // 1000
 
 
 def detector(**config: object) -> TurnDetector:
-    return TurnDetector(TurnDetectionConfig(**config), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
+    """A detector that starts a turn on the first speech frame unless told otherwise: the rules
+    below are tested one by one; the default minimum speech and warm-up have their own tests."""
+    settings: dict[str, object] = {"min_speech_duration_ms": 0, "warmup_ms": 0, **config}
+    return TurnDetector(TurnDetectionConfig(**settings), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
 
 
 def run(det: TurnDetector, probs: list[float]) -> list[tuple[int, object]]:
@@ -149,6 +152,27 @@ def test_onset_dating_never_reaches_before_the_buffer_start() -> None:
     det.set_buffer_start(2 * FRAME)  # a manual commit of the first two frames
     (started,) = det.push(0.9)
     assert started == SpeechStarted(onset=2 * FRAME, audio_start=2 * FRAME)
+
+
+def test_by_default_one_frame_over_threshold_does_not_start_a_turn_but_two_do() -> None:
+    det = TurnDetector(TurnDetectionConfig(warmup_ms=0), sample_rate=RATE, frame_length=FRAME)
+    assert run(det, [0.0] * 5 + [0.9] + [0.0] * 30) == []
+    ((i, started),) = run(det, [0.9, 0.9, 0.9])
+    assert i == 1  # the second frame
+    assert isinstance(started, SpeechStarted) and started.onset == 36 * FRAME
+
+
+def test_during_the_warm_up_after_a_reset_a_turn_needs_five_frames_of_speech() -> None:
+    det = TurnDetector(TurnDetectionConfig(), sample_rate=RATE, frame_length=FRAME)
+    assert run(det, [0.9] * 4 + [0.0] * 20) == []  # 128 ms at 0 s: a fresh-state blip
+    ((i, started),) = run(det, [0.9] * 6)
+    assert i == 4  # 160 ms
+    assert isinstance(started, SpeechStarted) and started.onset == 24 * FRAME
+    later = TurnDetector(TurnDetectionConfig(), sample_rate=RATE, frame_length=FRAME)
+    ((j, _),) = run(later, [0.0] * 63 + [0.9] * 4)  # 2016 ms after the reset: warm-up over
+    assert j == 64
+    later.reset(origin=later.position)
+    assert run(later, [0.0] + [0.9] * 4) == []  # a reset starts a new warm-up
 
 
 def test_min_speech_duration_counts_from_the_crossing_frame_not_the_dated_onset() -> None:

@@ -32,6 +32,15 @@ EXIT_FLOOR_RATIO = 0.5
 #: only after it has heard some of the speech; the frames just before the crossing that were
 #: already above the exit threshold are the start of the same rise.
 DEFAULT_ONSET_LOOKBACK_MS = 64
+#: Default minimum speech: LiveKit's 50 ms, i.e. two 32 ms Silero frames. One frame over the
+#: threshold is shorter than any syllable; on non-speech such one-frame blips start turns.
+DEFAULT_MIN_SPEECH_DURATION_MS = 50
+#: A fresh model state (session start, a cleared or manually committed buffer) over-scores
+#: non-speech for its first seconds: measured on nonspeech-dev, almost every false start falls in
+#: the first 2 s after a reset, and the same frames score far lower once the state has heard
+#: audio. During that warm-up a turn needs a syllable's worth of continuous speech (5 frames).
+DEFAULT_WARMUP_MS = 2000
+DEFAULT_WARMUP_MIN_SPEECH_MS = 160
 
 
 def default_exit_threshold(threshold: float) -> float:
@@ -55,7 +64,11 @@ class TurnDetectionConfig:
     #: crossed ``threshold`` whose probability was already >= the exit threshold. 0: no dating.
     onset_lookback_ms: int = DEFAULT_ONSET_LOOKBACK_MS
     #: A turn starts only after this much continuous speech (its onset stays the first frame).
-    min_speech_duration_ms: int = 0
+    min_speech_duration_ms: int = DEFAULT_MIN_SPEECH_DURATION_MS
+    #: For this long after a reset (session start, clear, manual commit: the model state is new)
+    #: a turn needs ``warmup_min_speech_ms`` of continuous speech instead (0: no warm-up).
+    warmup_ms: int = DEFAULT_WARMUP_MS
+    warmup_min_speech_ms: int = DEFAULT_WARMUP_MIN_SPEECH_MS
     #: Force the end of a turn after this much speech (``None``: no limit).
     max_speech_duration_ms: int | None = None
     #: Frames quieter than this RMS level (dBFS) are never speech (``None``: off).
@@ -73,6 +86,8 @@ class TurnDetectionConfig:
             "silence_duration_ms",
             "min_speech_duration_ms",
             "onset_lookback_ms",
+            "warmup_ms",
+            "warmup_min_speech_ms",
         ):
             value = getattr(self, name)
             if value < 0:

@@ -21,12 +21,14 @@ then the *turn states*::
       └───────────────────┘                                            │
       └──── silence_duration of non-speech, or max_speech_duration ────┘
 
-With ``min_speech_duration_ms == 0`` (the default) PENDING is skipped and ``SpeechStarted``
+With ``min_speech_duration_ms == 0`` (and no warm-up) PENDING is skipped and ``SpeechStarted``
 is emitted on the first speech frame. The *onset* is the start of the frame that crossed the
 threshold, dated back over the run of frames just before it that were already at or above the
 exit threshold (at most ``onset_lookback_ms``, never before the buffer start): a causal model
 crosses the threshold only after it has heard some of the speech, and those frames are the same
-rise. ``min_speech_duration_ms`` still counts from the crossing frame.
+rise. ``min_speech_duration_ms`` still counts from the crossing frame; for ``warmup_ms`` after a
+reset (the model's state is fresh then and over-scores non-speech) it is at least
+``warmup_min_speech_ms``.
 ``SpeechStarted.audio_start`` is the onset minus the prefix padding, clamped at the start of the
 current buffer. ``SpeechStopped.audio_end`` is the end of the last speech frame plus
 ``silence_duration``: the point at which the stop is decided, "including the silence" as the
@@ -110,6 +112,8 @@ class TurnDetector:
         self._prefix = ms_to_samples(config.prefix_padding_ms, rate)
         self._silence = ms_to_samples(config.silence_duration_ms, rate)
         self._min_speech = ms_to_samples(config.min_speech_duration_ms, rate)
+        self._warmup = ms_to_samples(config.warmup_ms, rate)
+        self._warmup_min_speech = ms_to_samples(config.warmup_min_speech_ms, rate)
         self._max_speech = (
             None
             if config.max_speech_duration_ms is None
@@ -125,6 +129,7 @@ class TurnDetector:
         self.state = State.SILENT
         self.position = origin  # start of the next frame
         self.buffer_start = origin
+        self._reset_at = origin  # where the model's state was last fresh
         self.frame_speech = False  # the last frame's decision
         self._onset = origin
         self._crossing = origin  # start of the frame that crossed the threshold
@@ -189,7 +194,10 @@ class TurnDetector:
                 self._crossing = start
                 back = min(rising, self._lookback_frames) * self.frame_length
                 self._onset = max(start - back, self.buffer_start)
-            if end - self._crossing >= self._min_speech:
+            needed = self._min_speech
+            if self._crossing < self._reset_at + self._warmup:
+                needed = max(needed, self._warmup_min_speech)
+            if end - self._crossing >= needed:
                 events.append(self._start(end))
                 if self._max_speech is not None and end - self._onset >= self._max_speech:
                     events.append(self._stop(end, end, "max_duration"))

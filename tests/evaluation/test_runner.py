@@ -26,7 +26,7 @@ FRAME = 768  # a Silero frame (512 at 16 kHz) on the 24 kHz input timeline
 
 
 def rule(**settings: object) -> TurnDetectionConfig:
-    """The default rule with a turn on the first speech frame (no minimum speech, no warm-up)."""
+    """The default rule, starting a turn on the first speech frame (no minimum speech or warm-up)."""
     return TurnDetectionConfig(**{"min_speech_duration_ms": 0, "warmup_ms": 0, **settings})  # type: ignore[arg-type]
 
 
@@ -117,6 +117,7 @@ def test_ours_before_is_the_same_settings_without_hysteresis_or_onset_dating() -
     before = before_config(TurnDetectionConfig(threshold=0.6, silence_duration_ms=300))
     assert before.effective_exit_threshold == 0.6
     assert before.onset_lookback_ms == 0
+    assert before.min_speech_duration_ms == before.warmup_ms == 0
     assert (before.threshold, before.silence_duration_ms) == (0.6, 300)
 
 

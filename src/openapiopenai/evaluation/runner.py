@@ -100,8 +100,11 @@ def wire_bytes(samples: FloatArray, rate: int, fmt: AudioFormat) -> bytes:
 
 
 def before_config(config: TurnDetectionConfig) -> TurnDetectionConfig:
-    """``config`` under the rules before issue 12: no hysteresis, no onset dating."""
-    return config.merged(exit_threshold=config.threshold, onset_lookback_ms=0)
+    """``config`` under the rules before issue 12: no hysteresis, no onset dating, no minimum
+    speech and no warm-up (the other settings as given)."""
+    return config.merged(
+        exit_threshold=config.threshold, onset_lookback_ms=0, min_speech_duration_ms=0, warmup_ms=0
+    )
 
 
 class _Opaque:

@@ -40,10 +40,11 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure accuracy against labelled audio",
-        description="Frame-level (10 ms) and turn-level accuracy of our detector beside the baselines "
-        "(Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of audio files with a "
-        "speech_segments.csv (file,start_s,end_s). Audio goes through the same streaming path as a "
-        "client's audio; the scoring rules are those of evaluation.md.",
+        description="Frame-level (10 ms) and turn-level accuracy of our detector beside our rules before "
+        "issue 12 and the baselines (Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of "
+        "audio files with a speech_segments.csv (file,start_s,end_s; a file without rows is all non-speech). "
+        "Audio goes through the library's Detector (a fresh session per file); the scoring rules are "
+        "those of evaluation.md.",
     )
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folders with audio + speech_segments.csv")
     parser.add_argument("--limit-files", type=int, default=None, metavar="N", help="first N files per folder")

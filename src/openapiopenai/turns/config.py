@@ -3,9 +3,10 @@
 The first four fields are the Realtime API's own (``threshold``, ``prefix_padding_ms``,
 ``silence_duration_ms``, ``idle_timeout_ms``) with its documented defaults. The rest are
 extensions. The Realtime docs call ``threshold`` the *activation* threshold and leave open how
-speech is judged to continue, so two of them are on by default (issue 12, measured in
-``docs/evaluation-results.md``): hysteresis (``exit_threshold``) and onset dating
-(``onset_lookback_ms``). The others default to neutral values.
+speech is judged to begin and continue, so four are on by default (issue 12, each measured in
+``docs/evaluation-results.md``): hysteresis (``exit_threshold``), onset dating
+(``onset_lookback_ms``), a minimum speech duration and a warm-up after each reset. The others
+(``max_speech_duration_ms``, ``min_level_dbfs``) default to off.
 """
 
 from __future__ import annotations

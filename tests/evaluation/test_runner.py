@@ -151,10 +151,13 @@ def test_a_replayed_session_gives_the_turns_of_a_freshly_scored_one() -> None:
     assert replayed.scored.probabilities.tolist() == first.scored.probabilities.tolist()
 
 
-def test_g711_is_scored_at_the_rate_the_session_chooses_and_ours_before_uses_the_8_khz_head() -> None:
+def test_g711_is_scored_by_silero_8_khz_head_unless_the_session_is_offered_16_khz_only() -> None:
     samples, rate = read_audio(TEN_VAD, "testset-audio-01.wav")
     audio = wire_bytes(samples, rate, formats.PCMU)
     silero = load_model("silero")
-    native = run_session(silero, audio, formats.PCMU, TurnDetectionConfig(), rates=(8000, 16000))
+    native = run_session(silero, audio, formats.PCMU, TurnDetectionConfig())
     assert native.model.sample_rate == 8000
     assert native.scored.frame_length == 256  # 32 ms of 8 kHz input
+    upsampled = run_session(silero, audio, formats.PCMU, TurnDetectionConfig(), rates=(16_000,))
+    assert upsampled.model.sample_rate == 16_000
+    assert upsampled.scored.frame_length == 256  # 512 samples at 16 kHz, still 32 ms of input

@@ -13,8 +13,9 @@ Systems, side by side:
 
 * ``ours``: the configured :class:`TurnDetectionConfig` (defaults unless flags say otherwise) on
   the default model;
-* ``ours-before``: the same settings under the rules before issue 12: no hysteresis
-  (``exit_threshold = threshold``), no onset dating, and G.711 scored by Silero's 8 kHz head;
+* ``ours-before``: the same settings under the rules before issue 12 (:func:`before_config`: no
+  hysteresis, onset dating, minimum speech or warm-up), replaying the scores of ``ours`` (the
+  model-rate choice, Silero's 8 kHz head for G.711, did not change);
 * ``silero-vaditerator``: Silero with the VADIterator rule (threshold 0.5, exit 0.35, 100 ms
   minimum silence, 30 ms pad); at turn level the same rule with the turn settings (minimum
   silence = ``silence_duration_ms``, no pad), as ``evaluation.md`` prescribes. It reads the
@@ -402,10 +403,6 @@ def _models(backend: str) -> dict[str, SpeechModel]:
     }
 
 
-#: the model rates offered to the session for ``ours-before``: Silero's 8 kHz head first
-BEFORE_RATES: Final = (8_000, 16_000)
-
-
 def scored_files(
     datasets: Iterable[Dataset],
     conditions: Sequence[str],
@@ -427,13 +424,9 @@ def scored_files(
                 total = len(audio) // fmt.bytes_per_sample
                 duration = total / fmt.sample_rate
                 ours = run_session(models["ours"], audio, fmt, config, chunk_ms=chunk_ms)
-                if fmt.sample_rate in BEFORE_RATES and models["ours"].name == "silero":
-                    old = run_session(
-                        models["ours"], audio, fmt, before, chunk_ms=chunk_ms, rates=BEFORE_RATES
-                    )
-                else:
-                    old = run_session(ReplayModel(ours.model), audio, fmt, before, chunk_ms=chunk_ms)
-                    old = SessionRun(old.turns, ours.scored, ours.model)
+                # the model-rate rule did not change in issue 12: the same scores, replayed
+                old = run_session(ReplayModel(ours.model), audio, fmt, before, chunk_ms=chunk_ms)
+                old = SessionRun(old.turns, ours.scored, ours.model)
                 silero = (
                     ours
                     if models["ours"] is models["silero"]

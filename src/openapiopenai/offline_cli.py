@@ -27,8 +27,11 @@ _HELP = {
     "prefix_padding_ms": "audio kept before the detected onset",
     "silence_duration_ms": "silence that ends a turn",
     "idle_timeout_ms": "emit timeout_triggered after this much audio without a turn",
-    "exit_threshold": "hysteresis: probability below which speech ends",
+    "exit_threshold": "speech ends below this; None: threshold - 0.15, at least threshold / 2",
+    "onset_lookback_ms": "date the onset back over rising frames (above the exit threshold) up to this long",
     "min_speech_duration_ms": "continuous speech needed before a turn starts",
+    "warmup_ms": "after a reset (session start, clear, commit) the model state is fresh for this long",
+    "warmup_min_speech_ms": "continuous speech needed before a turn starts during the warm-up",
     "max_speech_duration_ms": "force the end of a turn after this long",
     "min_level_dbfs": "frames quieter than this RMS level are never speech",
 }
@@ -115,6 +118,13 @@ def add_parser(subparsers: Any) -> None:
         choices=[AUTO, *available_models()],
         default=AUTO,
         help=f"speech model; auto = {available_models()[0]} (default: {AUTO})",
+    )
+    parser.add_argument(
+        "--segment-pad-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="padding each side of a segment (--output segments) (default: 30, Silero's speech_pad_ms)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar on stderr")
     add_turn_options(parser)
@@ -213,7 +223,7 @@ def _say(kind: str, path: str, reason: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, chunked
+    from openapiopenai.offline import DEFAULT_CHUNK_MS, DEFAULT_SEGMENT_PAD_MS, Detector, chunked
     from openapiopenai.vad.registry import load_model
 
     if args.rate is not None and args.rate <= 0:
@@ -252,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
             if args.output == "events":
                 print(event.to_json())
         if args.output == "segments":
-            for segment in detector.segments():
+            pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
+            for segment in detector.segments(pad):
                 print(f"{path},{segment.start_s:.3f},{segment.end_s:.3f}")
         sys.stdout.flush()  # a closed pipe shows here, not at exit
     return 1 if failed else 0

@@ -41,11 +41,11 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure accuracy against labelled audio",
-        description="Frame-level (10 ms) and turn-level accuracy of our detector beside the baselines\n"
-        "(Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of audio files\n"
-        "with a speech_segments.csv (file,start_s,end_s). Audio goes through the same\n"
-        "streaming path as a client's audio; the scoring rules are summarised in\n"
-        "docs/evaluation-results.md.",
+        description="Frame-level (10 ms) and turn-level accuracy of our detector beside our rules before\n"
+        "issue 12 and the baselines (Silero with VADIterator rules, webrtcvad mode 3, energy) on\n"
+        "folders of audio files with a speech_segments.csv (file,start_s,end_s; a file without\n"
+        "rows is all non-speech). Audio goes through the library's Detector (a fresh session per\n"
+        "file); the scoring rules are summarised in docs/evaluation-results.md.",
         epilog="examples:\n"
         "  openapiopenai eval ../shared/data/ten-vad-testset         one labelled folder\n"
         "  openapiopenai eval DIR1 DIR2 --conditions clean,pcmu,pcma with the G.711 transcodes\n"

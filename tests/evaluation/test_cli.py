@@ -60,9 +60,7 @@ def test_the_nonspeech_set_loads_as_all_non_speech_and_every_turn_there_is_a_fal
 ) -> None:
     from openapiopenai.evaluation.datasets import load_dataset
 
-    folder = DATA_DIR / "nonspeech-dev"
-    if not folder.is_dir():
-        pytest.skip(f"shared data not found: {folder}")
+    folder = shared_dataset("nonspeech-dev")
     dataset = load_dataset(folder)
     assert len(dataset.files) == 40
     assert {f.path.suffix for f in dataset.files} == {".ogg", ".flac", ".wav"}

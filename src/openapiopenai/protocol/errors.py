@@ -22,6 +22,11 @@ MESSAGE_TOO_LARGE = "message_too_large"
 UNSUPPORTED = "unsupported_feature"
 ITEM_NOT_FOUND = "item_not_found"
 FORMAT_CHANGE_WITH_AUDIO = "input_audio_format_change_with_buffered_audio"
+#: ``transcription_error.code`` of ``...input_audio_transcription.failed`` (and the ``error``
+#: for a session asking for transcription on a server without the engine)
+TRANSCRIPTION_QUEUE_FULL = "transcription_queue_full"
+TRANSCRIPTION_FAILED = "transcription_failed"
+TRANSCRIPTION_UNAVAILABLE = "transcription_unavailable"
 
 #: pydantic error type -> Realtime error code
 _PYDANTIC_CODES = {

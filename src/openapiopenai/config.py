@@ -57,6 +57,18 @@ class ServerSettings:
     max_batch: int = 128
     #: uvicorn's WebSocket implementation: ``websockets-sansio`` or ``websockets`` (legacy)
     ws_impl: str = "websockets-sansio"
+    #: input audio transcription: a faster-whisper model name (``tiny.en`` is the bundled copy,
+    #: never downloaded; other names are downloaded by faster-whisper) or a local model directory
+    transcription_model: str = "tiny.en"
+    #: transcription threads, each decoding one item at a time (0: no transcription)
+    transcription_workers: int = 1
+    #: CPU threads inside one decoding (CTranslate2 ``intra_threads``)
+    transcription_cpu_threads: int = 1
+    #: committed items waiting for a transcription worker, across sessions; past it an item
+    #: fails at once with ``transcription_queue_full``
+    transcription_queue: int = 32
+    #: beam width of the decoder (1: greedy, the fastest)
+    transcription_beam_size: int = 1
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     #: on SIGTERM: time to finish turns in flight before connections are closed

@@ -45,3 +45,15 @@ def speech_mask(
     for start, end in speech_segments(folder, name):
         mask |= (centres >= start) & (centres < end)
     return mask
+
+
+LIBRISPEECH = "librispeech-dev"
+
+
+def reference_text(folder: str, name: str) -> str:
+    """The human transcript of one file (``transcripts.csv``: ``file,text``)."""
+    with data_file(folder, "transcripts.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["file"] == name:
+                return row["text"]
+    raise KeyError(name)

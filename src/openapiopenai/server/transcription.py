@@ -26,16 +26,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 
 from openapiopenai.asr import SAMPLE_RATE, Logprob, Transcriber, TranscriptionOptions
-from openapiopenai.audio.analysis import AudioSliceLike, analysis_audio
+from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.exceptions import ModelLoadError
-from openapiopenai.protocol.errors import (
-    TRANSCRIPTION_FAILED,
-    TRANSCRIPTION_QUEUE_FULL,
-    TRANSCRIPTION_UNAVAILABLE,
-)
+from openapiopenai.protocol.errors import FEATURE_UNAVAILABLE, TRANSCRIPTION_FAILED, TRANSCRIPTION_QUEUE_FULL
+from openapiopenai.protocol.work import TranscriptionRequest
 from openapiopenai.server.metrics import Metrics
 
 log = logging.getLogger("openapiopenai.server")
@@ -48,30 +45,11 @@ OnFailed = Callable[[str, str], None]
 _STOP: Final = None
 
 
-class TranscriptionRequestLike(Protocol):
-    """What the pool reads from ``protocol.work.TranscriptionRequest``."""
-
-    @property
-    def item_id(self) -> str: ...
-
-    @property
-    def audio(self) -> AudioSliceLike: ...
-
-    @property
-    def language(self) -> str | None: ...
-
-    @property
-    def prompt(self) -> str | None: ...
-
-    @property
-    def logprobs(self) -> bool: ...
-
-
 @dataclass(eq=False)
 class TranscriptionJob:
     """One submitted request; ``cancel`` it when its session goes away."""
 
-    request: TranscriptionRequestLike
+    request: TranscriptionRequest
     on_delta: OnDelta
     on_done: OnDone
     on_failed: OnFailed
@@ -144,7 +122,7 @@ class TranscriptionPool:
     # ------------------------------------------------------------------ event loop side
 
     def submit(
-        self, request: TranscriptionRequestLike, on_delta: OnDelta, on_done: OnDone, on_failed: OnFailed
+        self, request: TranscriptionRequest, on_delta: OnDelta, on_done: OnDone, on_failed: OnFailed
     ) -> TranscriptionJob:
         """Queue ``request``; callbacks arrive later on the event loop, never inside this call."""
         loop = self._loop
@@ -202,7 +180,7 @@ class TranscriptionPool:
         self._loaded.wait()
         transcriber = self._transcriber
         if transcriber is None:
-            self._fail(job, self._load_error or "No transcription model.", TRANSCRIPTION_UNAVAILABLE)
+            self._fail(job, self._load_error or "No transcription model.", FEATURE_UNAVAILABLE)
             return
         request = job.request
         options = TranscriptionOptions(request.language, request.prompt, request.logprobs)
@@ -232,4 +210,4 @@ class TranscriptionPool:
         self._loop.call_soon_threadsafe(self._deliver, job, job.on_failed, message, code)
 
 
-__all__ = ["TranscriptionJob", "TranscriptionPool", "TranscriptionRequestLike"]
+__all__ = ["TranscriptionJob", "TranscriptionPool"]

@@ -52,7 +52,7 @@ def test_the_default_model_is_the_bundled_copy_found_without_downloading() -> No
 def test_a_local_directory_is_a_model_and_other_names_go_to_faster_whisper(tmp_path: Path) -> None:
     assert resolve_model(str(bundled_model_path())) == str(bundled_model_path())
     assert resolve_model("base.en") == "base.en"
-    with pytest.raises(ModelLoadError, match="model.bin"):
+    with pytest.raises(ModelLoadError, match=r"model\.bin"):
         resolve_model(str(tmp_path))
 
 

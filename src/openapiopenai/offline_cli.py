@@ -1,8 +1,11 @@
-"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV)."""
+"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV or
+JSON lines), with each turn's transcript when ``--transcribe`` is given."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from dataclasses import fields
 from typing import Any
@@ -52,10 +55,24 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="wav/flac/ogg at any sample rate")
     parser.add_argument(
         "--output",
-        choices=("events", "segments"),
+        choices=("events", "segments", "json"),
         default="events",
-        help="JSON lines of Realtime events, or CSV file,start_s,end_s (default: events)",
+        help="JSON lines of Realtime events; segments as CSV file,start_s,end_s (+ text with "
+        "--transcribe); or segments as JSON lines (default: events)",
     )
+    parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="transcribe every turn (needs the [transcribe] extra); events then include "
+        "conversation.item.input_audio_transcription.*",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        default="tiny.en",
+        metavar="NAME_OR_PATH",
+        help="faster-whisper model name or local model directory (default: tiny.en, the bundled copy)",
+    )
+    parser.add_argument("--language", default=None, help="language hint for the transcriber (ISO-639-1)")
     parser.add_argument(
         "--input-format",
         choices=sorted(FORMATS),
@@ -83,11 +100,23 @@ def run(args: argparse.Namespace) -> int:
     from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, chunked
 
     config = turn_config_from_args(args)
+    transcriber = None
+    transcription: dict[str, object] | None = None
+    if args.transcribe:
+        from openapiopenai.asr import load_transcriber
+
+        transcriber = load_transcriber(args.transcription_model)
+        transcription = {"model": args.transcription_model}
+        if args.language:
+            transcription["language"] = args.language
+    rows = csv.writer(sys.stdout, lineterminator="\n")
     if args.output == "segments":
-        print("file,start_s,end_s")
+        rows.writerow(["file", "start_s", "end_s", *(["text"] if transcriber else [])])
     for path in args.files:
         fmt, audio = encode_for_wire(path, args.input_format)
-        detector = Detector(config, model=args.backend, input_format=fmt)
+        detector = Detector(
+            config, model=args.backend, input_format=fmt, transcriber=transcriber, transcription=transcription
+        )
         chunk = DEFAULT_CHUNK_MS * fmt.bytes_per_ms
         with tqdm(
             total=len(audio) // fmt.bytes_per_ms,
@@ -105,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
         for event in detector.flush():
             if args.output == "events":
                 print(event.to_json())
-        if args.output == "segments":
-            for segment in detector.segments():
-                print(f"{path},{segment.start_s:.3f},{segment.end_s:.3f}")
+        for segment in detector.segments():
+            start, end = f"{segment.start_s:.3f}", f"{segment.end_s:.3f}"
+            if args.output == "segments":
+                rows.writerow([path, start, end, *([segment.text or ""] if transcriber else [])])
+            elif args.output == "json":
+                row: dict[str, object] = {"file": path, "start_s": float(start), "end_s": float(end)}
+                if transcriber is not None:
+                    row["text"] = segment.text or ""
+                print(json.dumps(row))
     return 0

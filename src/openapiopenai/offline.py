@@ -128,11 +128,13 @@ class Detector:
         from openapiopenai.asr import TranscriptionOptions
 
         item = request.item_id
-        self.transcripts[item] = ""
         if self.transcriber is None:
             self.session.receive_transcript_failed(item, "No transcriber.", errors.TRANSCRIPTION_FAILED)
             return
-        options = TranscriptionOptions(request.language, request.prompt, request.logprobs)
+        from openapiopenai.asr import recent_context
+
+        context = recent_context(self.transcripts.values())
+        options = TranscriptionOptions(request.language, request.prompt, request.logprobs, context)
         parts: list[str] = []
         try:
             for piece in self.transcriber.transcribe(analysis_audio(request.audio), options):
@@ -140,6 +142,7 @@ class Detector:
                 wire = [dict(lp) for lp in piece.logprobs] if piece.logprobs is not None else None
                 self.session.receive_transcript_delta(item, piece.text, wire)
         except Exception as exc:  # the item fails, the detector goes on (as in the server)
+            self.transcripts[item] = ""
             message = f"Transcription failed: {exc}"
             self.session.receive_transcript_failed(item, message, errors.TRANSCRIPTION_FAILED)
             return

@@ -105,3 +105,21 @@ def test_wire_audio_is_prepared_at_16_khz_and_still_understood(
     assert abs(len(prepared) - len(samples)) <= ANALYSIS_RATE // 100
     text = "".join(p.text for p in transcriber.transcribe(prepared, TranscriptionOptions()))
     assert "lobster" in words(text)
+
+
+def test_context_is_the_end_of_what_was_said_in_whole_words() -> None:
+    from openapiopenai.asr import recent_context
+
+    assert recent_context([]) is None
+    assert recent_context(["", "  "]) is None
+    assert recent_context(["Hello there.", " General Kenobi."]) == "Hello there. General Kenobi."
+    context = recent_context(["alpha beta gamma delta"], limit=12)
+    assert context == "gamma delta"
+
+
+def test_context_conditions_the_decoder_like_a_prompt(transcriber: WhisperTranscriber) -> None:
+    samples = lobster()
+    plain = "".join(p.text for p in transcriber.transcribe(samples, TranscriptionOptions()))
+    shouted = TranscriptionOptions(context="WHEN IS A LOBSTER NOT A LOBSTER? ALL IN CAPITALS.")
+    continued = "".join(p.text for p in transcriber.transcribe(samples, shouted))
+    assert continued != plain and "lobster" in words(continued)

@@ -127,7 +127,11 @@ async def test_language_and_prompt_reach_the_model(pool: TranscriptionPool) -> N
     await asyncio.wait_for(outcome.finished.wait(), 60)
     recording = pool._transcriber
     assert isinstance(recording, Recording)
-    assert recording.options[-1] == TranscriptionOptions("en", "Lobsters and crayfish.", False)
+    assert recording.options[-1] == TranscriptionOptions("en", "Lobsters and crayfish.", False, None)
+    submit_with_context = Outcome()
+    pool.submit(request(), *submit_with_context.callbacks(), context="Earlier words.")  # type: ignore[arg-type]
+    await asyncio.wait_for(submit_with_context.finished.wait(), 60)
+    assert recording.options[-1].context == "Earlier words."
 
 
 async def test_a_full_queue_fails_at_once_and_the_accepted_items_complete(pool: TranscriptionPool) -> None:

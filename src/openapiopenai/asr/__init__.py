@@ -14,6 +14,7 @@ from openapiopenai.asr.base import (
     Transcriber,
     TranscriptionOptions,
     TranscriptionUnavailable,
+    recent_context,
 )
 from openapiopenai.asr.whisper import (
     DEFAULT_MODEL,
@@ -36,6 +37,7 @@ __all__ = [
     "WhisperTranscriber",
     "bundled_model_path",
     "load_transcriber",
+    "recent_context",
     "resolve_model",
     "unavailable_reason",
 ]

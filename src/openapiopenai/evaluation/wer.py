@@ -126,7 +126,7 @@ def evaluate_folder(
     *,
     backend: str = "auto",
     limit_files: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> WerResult:
     """Turn-by-turn and whole-file transcripts of every file in ``transcripts.csv``."""
     from openapiopenai.asr import TranscriptionOptions

@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from openapiopenai.asr import Logprob
+from openapiopenai.asr import Logprob, recent_context
 from openapiopenai.config import ServerSettings
 from openapiopenai.models import RealtimeModel
 from openapiopenai.protocol import errors
@@ -104,6 +104,8 @@ class Connection:
         self.transcription = transcription
         #: the transcription this session has in the pool (the Session hands out one at a time)
         self._job: TranscriptionJob | None = None
+        #: the latest transcripts of this session, the decoding context of the next item
+        self._said: deque[str] = deque(maxlen=8)
         #: item id -> when its ``committed`` event was queued (transcription latency metric)
         self._committed_at: dict[str, float] = {}
         #: set when ``run`` has closed the socket and returned
@@ -240,18 +242,23 @@ class Connection:
             self._flush(None)
             return
 
+        parts: list[str] = []
+
         def on_delta(text: str, logprobs: list[Logprob] | None) -> None:
+            parts.append(text)
             wire = [dict(lp) for lp in logprobs] if logprobs is not None else None
             self._on_transcript(lambda: self.session.receive_transcript_delta(item, text, wire), done=False)
 
         def on_done() -> None:
+            self._said.append("".join(parts))
             self._on_transcript(lambda: self.session.receive_transcript_done(item), done=True)
 
         def on_failed(message: str, code: str) -> None:
             fail = self.session.receive_transcript_failed
             self._on_transcript(lambda: fail(item, message, code), done=True)
 
-        self._job = self.transcription.submit(request, on_delta, on_done, on_failed)
+        context = recent_context(self._said)
+        self._job = self.transcription.submit(request, on_delta, on_done, on_failed, context=context)
 
     def _on_transcript(self, deliver: Callable[[], None], *, done: bool) -> None:
         """A transcription callback, on the event loop: feed the Session, send its events, and

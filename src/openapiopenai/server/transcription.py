@@ -53,6 +53,8 @@ class TranscriptionJob:
     on_delta: OnDelta
     on_done: OnDone
     on_failed: OnFailed
+    #: the session's recent transcripts (see ``TranscriptionOptions.context``)
+    context: str | None = None
     submitted: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
 
@@ -122,13 +124,19 @@ class TranscriptionPool:
     # ------------------------------------------------------------------ event loop side
 
     def submit(
-        self, request: TranscriptionRequest, on_delta: OnDelta, on_done: OnDone, on_failed: OnFailed
+        self,
+        request: TranscriptionRequest,
+        on_delta: OnDelta,
+        on_done: OnDone,
+        on_failed: OnFailed,
+        *,
+        context: str | None = None,
     ) -> TranscriptionJob:
         """Queue ``request``; callbacks arrive later on the event loop, never inside this call."""
         loop = self._loop
         if loop is None:
             raise RuntimeError("TranscriptionPool.submit before start()")
-        job = TranscriptionJob(request, on_delta, on_done, on_failed)
+        job = TranscriptionJob(request, on_delta, on_done, on_failed, context)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -183,7 +191,7 @@ class TranscriptionPool:
             self._fail(job, self._load_error or "No transcription model.", FEATURE_UNAVAILABLE)
             return
         request = job.request
-        options = TranscriptionOptions(request.language, request.prompt, request.logprobs)
+        options = TranscriptionOptions(request.language, request.prompt, request.logprobs, job.context)
         started = time.perf_counter()
         try:
             audio = analysis_audio(request.audio)

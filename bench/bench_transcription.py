@@ -192,7 +192,7 @@ def capacity(args: argparse.Namespace) -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---:|" * len(header))
     reference = None
-    for n in args.talking:
+    for n in args.talking or [0, 1, 2, 4]:
         server = loadgen.start_server(*server_args(args))
         try:
             warm_up(server.port)
@@ -233,7 +233,13 @@ def main() -> int:
     )
     parser.add_argument("what", choices=("wer", "latency", "capacity"))
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of audio per client")
-    parser.add_argument("--talking", type=int, nargs="+", default=[0, 1, 2, 4], help="talking sessions (N)")
+    parser.add_argument(
+        "--talking",
+        type=int,
+        nargs="+",
+        default=None,
+        help="talking sessions (latency: 1; capacity: 0 1 2 4)",
+    )
     parser.add_argument("--vad-sessions", type=int, default=50)
     parser.add_argument("--processes", type=int, default=2, help="VAD client processes")
     parser.add_argument("--client-nice", type=int, default=10)

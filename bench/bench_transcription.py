@@ -242,7 +242,9 @@ def main() -> int:
     )
     parser.add_argument("--vad-sessions", type=int, default=50)
     parser.add_argument("--processes", type=int, default=2, help="VAD client processes")
-    parser.add_argument("--client-nice", type=int, default=10)
+    parser.add_argument(
+        "--client-nice", type=int, default=0, help="VAD clients' nice level (0: they compete with the server)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="--transcription-workers")
     parser.add_argument("--cpu-threads", type=int, default=1, help="--transcription-cpu-threads")
     parser.add_argument("--beam-size", type=int, default=1, help="wer only")

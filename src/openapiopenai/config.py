@@ -67,6 +67,9 @@ class ServerSettings:
     #: committed items waiting for a transcription worker, across sessions; past it an item
     #: fails at once with ``transcription_queue_full``
     transcription_queue: int = 32
+    #: transcription threads run this many nice steps below the server (Linux), so turn
+    #: detection always gets the CPU first; 0 = same priority
+    transcription_nice: int = 10
     #: beam width of the decoder (1: greedy, the fastest)
     transcription_beam_size: int = 1
     ssl_certfile: str | None = None

@@ -96,6 +96,7 @@ def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[Transcri
         workers=settings.transcription_workers,
         queue_size=settings.transcription_queue,
         metrics=metrics,
+        nice=settings.transcription_nice,
     )
     return pool, Features(transcription=True)
 

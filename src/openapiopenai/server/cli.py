@@ -126,6 +126,13 @@ def add_parser(subparsers: Any) -> None:
         f"(default: {d.transcription_queue})",
     )
     parser.add_argument(
+        "--transcription-nice",
+        type=int,
+        default=d.transcription_nice,
+        help="run transcription this many nice steps below turn detection (Linux; 0: same priority) "
+        f"(default: {d.transcription_nice})",
+    )
+    parser.add_argument(
         "--transcription-beam-size",
         type=int,
         default=d.transcription_beam_size,
@@ -163,6 +170,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         transcription_cpu_threads=args.transcription_cpu_threads,
         transcription_queue=args.transcription_queue,
         transcription_beam_size=args.transcription_beam_size,
+        transcription_nice=args.transcription_nice,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         shutdown_grace_s=args.shutdown_grace,

@@ -13,6 +13,11 @@ event loop keeps serving every session). Results come back as callbacks *on the 
   complete in commit order and no session can fill the queue ahead of the others.
 * A failing model fails that item (``transcription_failed``); the session goes on.
 
+* Below the real-time path: on Linux the worker threads run ``nice`` steps below the rest of
+  the process (the CTranslate2 threads they create inherit it), so when CPU is short the event
+  loop and the VAD scorer win it and transcription takes what is left; VAD latency of every
+  session does not depend on how much is being transcribed (``bench/bench_transcription.py``).
+
 The model is loaded by the first worker when the pool starts (a server that never transcribes
 pays nothing else; the first request waits for the load).
 """
@@ -21,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -73,12 +80,14 @@ class TranscriptionPool:
         workers: int = 1,
         queue_size: int = 32,
         metrics: Metrics | None = None,
+        nice: int = 10,
     ) -> None:
         if workers < 1:
             raise ValueError("a transcription pool needs at least one worker")
         self._load = load
         self.workers = workers
         self.queue_size = queue_size
+        self.nice = nice
         self.metrics = metrics or Metrics()
         self._queue: queue.Queue[TranscriptionJob | None] = queue.Queue(maxsize=max(1, queue_size))
         self._threads: list[threading.Thread] = []
@@ -108,7 +117,8 @@ class TranscriptionPool:
             if job is not None:
                 job.cancel()
         for _ in self._threads:
-            self._queue.put(_STOP)
+            # in a thread: with a small queue, a stop marker may wait for a busy worker
+            await asyncio.to_thread(self._queue.put, _STOP)
         threads, self._threads = self._threads, []
         for thread in threads:
             await asyncio.to_thread(thread.join)
@@ -161,6 +171,7 @@ class TranscriptionPool:
     # ------------------------------------------------------------------ worker side
 
     def _work(self, loads: bool) -> None:
+        _lower_priority(self.nice)
         if loads:
             self._load_model()
         while (job := self._queue.get()) is not _STOP:
@@ -216,6 +227,18 @@ class TranscriptionPool:
         assert self._loop is not None
         self.metrics.transcriptions.labels(outcome=code).inc()
         self._loop.call_soon_threadsafe(self._deliver, job, job.on_failed, message, code)
+
+
+def _lower_priority(steps: int) -> None:
+    """Make the calling thread ``steps`` nicer (Linux: ``setpriority`` on a thread id affects
+    that thread only, and threads it creates inherit it). Best effort elsewhere."""
+    if steps <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + steps))
+    except OSError:
+        log.warning("could not lower the priority of the transcription threads")
 
 
 __all__ = ["TranscriptionJob", "TranscriptionPool"]

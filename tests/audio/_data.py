@@ -106,3 +106,15 @@ def read_audio(folder: str, name: str) -> tuple[npt.NDArray[np.float32], int]:
     """Mono float32 samples and their rate of a shared recording."""
     samples, rate = sf.read(data_file(folder, name), dtype="float32", always_2d=True)
     return np.ascontiguousarray(samples[:, 0]), int(rate)
+
+
+LIBRISPEECH = "librispeech-dev"
+
+
+def reference_text(folder: str, name: str) -> str:
+    """The human transcript of one file (``transcripts.csv``: ``file,text``)."""
+    with data_file(folder, "transcripts.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["file"] == name:
+                return row["text"]
+    raise KeyError(name)

@@ -28,12 +28,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
+from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
 from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.transcription import TranscriptionPool
 from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
@@ -57,6 +59,7 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
+        self.transcription, self.features = _transcription(settings, self.metrics)
         self.connections: set[Connection] = set()
         self.draining = False
         # every per-session limit is a server setting of the same name (tested)
@@ -70,6 +73,36 @@ class Hub:
             # each shutdown returns once its socket is closed; past the grace period, uvicorn's own
             # shutdown closes whatever is left (1012)
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+
+
+def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[TranscriptionPool | None, Features]:
+    """The transcription pool when the engine is installed and enabled, and what sessions are
+    told when it is not (the ``error`` a session asking for transcription gets)."""
+    from openapiopenai.asr import load_transcriber, unavailable_reason
+
+    if settings.transcription_workers < 1:
+        return None, Features(hints=(("transcription", "it is turned off (--transcription-workers 0)"),))
+    reason = unavailable_reason(settings.transcription_model)
+    if reason is not None:
+        log.info("input audio transcription unavailable: %s", reason)
+        return None, Features(hints=(("transcription", reason),))
+
+    def load() -> Any:
+        return load_transcriber(
+            settings.transcription_model,
+            cpu_threads=settings.transcription_cpu_threads,
+            workers=settings.transcription_workers,
+            beam_size=settings.transcription_beam_size,
+        )
+
+    pool = TranscriptionPool(
+        load,
+        workers=settings.transcription_workers,
+        queue_size=settings.transcription_queue,
+        metrics=metrics,
+        nice=settings.transcription_nice,
+    )
+    return pool, Features(transcription=True)
 
 
 async def _refuse(websocket: WebSocket, hub: Hub, refusal: Refusal) -> None:
@@ -101,8 +134,11 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         model_name=query.get("model", [None])[0],
         limits=hub.limits,
         created_at=int(time.time()),
+        features=hub.features,
     )
-    connection = Connection(websocket, session, hub.scorer, hub.settings, hub.metrics)
+    connection = Connection(
+        websocket, session, hub.scorer, hub.settings, hub.metrics, transcription=hub.transcription
+    )
     hub.connections.add(connection)
     hub.metrics.sessions.inc()
     hub.metrics.active_sessions.inc()
@@ -143,11 +179,15 @@ def create_app(settings: ServerSettings | None = None, model: SpeechModel | None
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await hub.scorer.start()
+        if hub.transcription is not None:
+            await hub.transcription.start()
         try:
             yield {}
         finally:
             await hub.drain()
             await hub.scorer.stop()
+            if hub.transcription is not None:
+                await hub.transcription.stop()
 
     app = Starlette(
         routes=[

@@ -30,7 +30,7 @@ _HELP = {
     "prefix_padding_ms": "audio kept before the detected onset",
     "silence_duration_ms": "silence that ends a turn",
     "idle_timeout_ms": "emit timeout_triggered after this much audio without a turn",
-    "exit_threshold": "speech ends below this; None: threshold - 0.15, at least threshold / 2",
+    "exit_threshold": "hysteresis: once speaking, speech ends below this (= threshold: no hysteresis)",
     "onset_lookback_ms": "date the onset back over rising frames (above the exit threshold) up to this long",
     "min_speech_duration_ms": "continuous speech needed before a turn starts",
     "warmup_ms": "after a reset (session start, clear, commit) the model state is fresh for this long",
@@ -39,7 +39,7 @@ _HELP = {
     "min_level_dbfs": "frames quieter than this RMS level are never speech",
 }
 #: how an unset (None) default reads in the help
-_UNSET = {"exit_threshold": "= threshold"}
+_UNSET = {"exit_threshold": "threshold - 0.15, at least threshold / 2"}
 _METAVAR = {"threshold": "P", "exit_threshold": "P", "min_level_dbfs": "DBFS"}
 
 DETECT_EXAMPLES = """\

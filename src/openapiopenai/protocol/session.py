@@ -63,6 +63,10 @@ from openapiopenai.turns.timeline import ms_to_samples, samples_to_ms
 from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState
 
 MIN_COMMIT_MS = 100
+#: levels of objects and arrays a client event may nest: ``json.loads`` accepts about a thousand,
+#: but pydantic cannot serialise much past 250 (a ``session.update`` echoes its tools back), and
+#: no Realtime event needs more than a dozen or so
+MAX_EVENT_DEPTH = 128
 SESSION_LIFETIME_S = 3600
 
 APPEND = "input_audio_buffer.append"
@@ -126,6 +130,23 @@ class SessionLimits:
     #: committed items waiting for transcription; past it an item fails with
     #: ``transcription_backlog`` at once instead of holding its audio
     max_pending_transcriptions: int = 16
+
+
+def _nests_deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels (level by level: no recursion)."""
+    level: list[Any] = [value]
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        depth += 1
+    return False
 
 
 def _base64_audio(text: str) -> bytes:
@@ -370,6 +391,12 @@ class Session:
         kind = event.get("type")
         if kind is None:
             raise ProtocolError("The 'type' field is missing.", code=errors.INVALID_EVENT, event_id=event_id)
+        if _nests_deeper_than(event, MAX_EVENT_DEPTH):
+            raise ProtocolError(
+                f"The event is nested too deeply (more than {MAX_EVENT_DEPTH} levels of objects and arrays).",
+                code=errors.INVALID_EVENT,
+                event_id=event_id,
+            )
         supported = self._dialect.client_types
         if kind not in supported:
             listed = ", ".join(f"'{t}'" for t in supported[:-1])
@@ -388,11 +415,7 @@ class Session:
             return self._dialect.parse_client_event(event)
         except pydantic.ValidationError as exc:
             raise errors.from_validation_errors(exc.errors(), event_id) from None
-        except RecursionError:
-            raise ProtocolError(
-                "The event is nested too deeply.", code=errors.INVALID_EVENT, event_id=event_id
-            ) from None
-        except UnknownEventTypeError as exc:  # unreachable after _decode's check; kept for safety
+        except UnknownEventTypeError as exc:  # pragma: no cover - _decode admits only the dialect's types
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id
             ) from None

@@ -86,3 +86,13 @@ def test_noise_reduction_without_a_type_is_a_missing_parameter(dialect: str, noi
     assert error["error"]["param"] == f"{PREFIX[dialect]}.{NOISE[dialect]}.type"
     (updated,) = update_in(session, {"noise_reduction": {"type": "near_field"}})
     assert updated["type"] == "session.updated"
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_automatic_responses_are_refused_but_turning_them_off_is_fine(dialect: str) -> None:
+    session = dialect_session(dialect)
+    (error,) = update_in(session, {"turn_detection": {"type": "server_vad", "create_response": True}})
+    assert error["error"]["code"] == "unsupported_feature"
+    assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection.create_response"
+    (updated,) = update_in(session, {"turn_detection": {"type": "server_vad", "create_response": False}})
+    assert updated["type"] == "session.updated"

@@ -220,3 +220,32 @@ class OddFrameModel(LoudnessModel):
 def test_a_model_whose_frames_are_no_whole_number_of_input_samples_is_refused() -> None:
     with pytest.raises(AudioFormatError, match="frames do not map onto audio/pcm samples"):
         Session(OddFrameModel(frame=511))
+
+
+@dataclass
+class FortyEightKiloHertzModel(LoudnessModel):
+    """A 48 kHz model with 482-sample frames: 241 samples at 24 kHz, but 80.3 at 8 kHz."""
+
+    def supported_rates(self) -> tuple[int, ...]:
+        return (48_000,)
+
+    def frame_samples(self, sample_rate: int) -> int:
+        return 482
+
+
+def test_a_format_the_model_cannot_frame_is_refused_and_the_session_keeps_its_own() -> None:
+    session = Session(FortyEightKiloHertzModel())
+    session.start()
+    session.events_to_send()
+    pcmu = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}}}}
+    (error,) = send(session, {"type": "session.update", "event_id": "f", "session": pcmu})
+    assert (error["error"]["code"], error["error"]["param"]) == (
+        "invalid_value",
+        "session.audio.input.format",
+    )
+    assert "frames do not map onto audio/pcmu samples" in error["error"]["message"]
+    assert session.config.format.ga_type == "audio/pcm"
+    assert types(send(session, append(TURN)))[:2] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    ]

@@ -485,13 +485,19 @@ class Session:
 
     # ------------------------------------------------------------------ audio
 
-    def _setup_audio(self, fmt: AudioFormat) -> None:
+    def _model_frames(self, fmt: AudioFormat) -> tuple[int, int, int]:
+        """The model's rate and frame for ``fmt``, and that frame in ``fmt`` samples (raises
+        ``AudioFormatError`` when a frame is no whole number of them)."""
         rates = self._model.supported_rates()
-        self._model_rate = fmt.sample_rate if fmt.sample_rate in rates else rates[0]
-        frame = self._model.frame_samples(self._model_rate)
-        frame_length, rest = divmod(frame * fmt.sample_rate, self._model_rate)
+        model_rate = fmt.sample_rate if fmt.sample_rate in rates else rates[0]
+        frame = self._model.frame_samples(model_rate)
+        frame_length, rest = divmod(frame * fmt.sample_rate, model_rate)
         if rest:
             raise AudioFormatError(f"{self._model.name} frames do not map onto {fmt.ga_type} samples")
+        return model_rate, frame, frame_length
+
+    def _setup_audio(self, fmt: AudioFormat) -> None:
+        self._model_rate, frame, frame_length = self._model_frames(fmt)
         self._format = fmt
         self._frame_length = frame_length
         #: ``limits.max_leading_silence_ms`` in samples of this format
@@ -734,6 +740,7 @@ class Session:
             config, echo = self._dialect.apply_update(
                 self.kind, self.config, self._echo, session, self._default_td, self.features, event_id
             )
+            self._model_frames(config.format)  # the speech model must frame the new format
         except AudioFormatError as exc:
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="session.audio.input.format", event_id=event_id

@@ -40,7 +40,7 @@ import binascii
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_type
 
 import numpy as np
 import pydantic
@@ -610,7 +610,8 @@ class Session:
             stopped = events.speech_stopped(self._ids, self._ms(turn_event.audio_end), item_id)
             self._emit_decided(stopped, turn_event.audio_end)
             self._commit(self._buffer.take(turn_event.audio_end), item_id)
-        elif isinstance(turn_event, IdleTimeout):
+        else:  # mypy checks that nothing but an idle timeout is left
+            assert_type(turn_event, IdleTimeout)
             item_id = self._ids.item()
             triggered = events.timeout_triggered(
                 self._ids, self._ms(turn_event.audio_start), self._ms(turn_event.audio_end), item_id

@@ -148,6 +148,37 @@ def test_oversized_message_while_frames_are_scored_is_reported_in_order() -> Non
     assert events[-1]["error"]["code"] == "message_too_large"
 
 
+def test_errors_found_on_arrival_and_on_handling_keep_arrival_order_behind_frames() -> None:
+    session = new_session()
+    session.receive_text(json.dumps(append(TURN)))
+    session.receive_text(json.dumps({"type": "conversation.item.retrieve", "item_id": "x", "event_id": "1"}))
+    session.receive_text(json.dumps({"type": "nope", "event_id": "2"}))  # refused on arrival
+    session.receive_text(json.dumps({"type": "input_audio_buffer.commit", "event_id": "3"}))
+    session.receive_text(json.dumps({"type": "input_audio_buffer.commit", "event_id": "4"}))
+    assert session.events_to_send() == []
+    pump(session)
+    events = received(session)
+    assert types(events)[:5] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+    ]
+    rest = [
+        (e["type"], e["error"]["code"], e["error"]["event_id"]) if e["type"] == "error" else e["type"]
+        for e in events[5:]
+    ]
+    assert rest == [
+        ("error", "item_not_found", "1"),
+        ("error", "invalid_value", "2"),
+        "input_audio_buffer.committed",  # the 524 ms of silence after the turn
+        "conversation.item.added",
+        "conversation.item.done",
+        ("error", "input_audio_buffer_commit_empty", "4"),
+    ]
+
+
 # ---------------------------------------------------------------- stale answers from the shell
 
 

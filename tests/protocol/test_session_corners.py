@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openapiopenai.exceptions import AudioFormatError
 from openapiopenai.protocol.session import MAX_EVENT_DEPTH, Session, SessionLimits
@@ -73,6 +75,38 @@ def test_too_deep_event_while_frames_are_scored_is_reported_after_their_events()
     events = received(session)
     assert types(events)[:2] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"]
     assert types(events)[-1] == "error" and events[-1]["error"]["event_id"] == "deep"
+
+
+#: a pattern of nesting levels, repeated to the depth drawn: arrays, or objects under a key
+pattern = st.lists(st.sampled_from(["[", '{"x": ']), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(1, 1100), kinds=pattern, where=st.sampled_from(["tool", "item", "unknown"]))
+def test_any_nesting_gets_one_answer_and_never_breaks_the_session(
+    depth: int, kinds: list[str], where: str
+) -> None:
+    opening = [kinds[i % len(kinds)] for i in range(depth)]
+    closing = "".join("]" if o == "[" else "}" for o in reversed(opening))
+    nested = "".join(opening) + closing
+    if where == "tool":
+        tool = '{"type": "function", "name": "f", "parameters": {"x": ' + nested + "}}"
+        text = '{"type": "session.update", "session": {"type": "realtime", "tools": [' + tool + "]}}"
+    elif where == "item":
+        output = '{"type": "function_call_output", "call_id": "c", "output": "o", "x": ' + nested + "}"
+        text = '{"type": "conversation.item.create", "item": ' + output + "}"
+    else:
+        text = '{"type": "input_audio_buffer.clear", "x": ' + nested + "}"
+    session = new_session()
+    session.receive_text(text)
+    (answer,) = received(session)
+    deep = depth + {"tool": 5, "item": 2, "unknown": 1}[where] > MAX_EVENT_DEPTH
+    if deep:
+        assert answer["error"]["code"] in ("invalid_event", "invalid_json")
+    assert types(send(session, append(TURN)))[:2] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    ]
 
 
 # ---------------------------------------------------------------- events behind unscored frames

@@ -89,6 +89,7 @@ class ServerSettings:
     transcription_nice: int = 10
     #: beam width of the decoder (1: greedy, the fastest)
     transcription_beam_size: int = 1
+    #: serve TLS (``wss://``) with this certificate (PEM)
     ssl_certfile: str | None = None
     #: the private key of the certificate (PEM)
     ssl_keyfile: str | None = None

@@ -24,8 +24,9 @@ from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import load_model
 
-#: bytes per append when feeding whole files (the events do not depend on it)
-DEFAULT_CHUNK_MS = 1000
+#: append size when feeding whole files (the events do not depend on it): 8192 ms is 256 Silero
+#: frames, one block-graph call (``SileroModel.block_frames``); 1000 ms appends ran ~1.5x slower
+DEFAULT_CHUNK_MS = 8192
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV)."""
+"""``openapiopenai detect PATH...``: Realtime events (JSON lines) or speech segments (CSV).
+
+A PATH is an audio file, a folder (every audio file under it), a list file (``.txt``, one path a
+line) or a CSV/Parquet manifest; ``--jobs N`` scores N files at once in worker processes.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ import sys
 from dataclasses import fields
 from typing import Any
 
+from openapiopenai.corpus.files import WIRE_FORMATS as FORMATS
 from openapiopenai.turns.config import TurnDetectionConfig
-
-FORMATS = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma"}
 
 _HELP = {
     "threshold": "speech probability that starts a turn",
@@ -49,7 +52,12 @@ def add_parser(subparsers: Any) -> None:
         description="Stream audio files through the server_vad engine, as a Realtime client would, and "
         "print the server events as JSON lines or the speech segments as CSV.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="wav/flac/ogg at any sample rate")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="PATH",
+        help="audio file (wav/flac/ogg, any rate), folder, list file (.txt) or manifest (.csv/.parquet)",
+    )
     parser.add_argument(
         "--output",
         choices=("events", "segments"),
@@ -63,49 +71,41 @@ def add_parser(subparsers: Any) -> None:
         help="wire format the audio is streamed in: pcm (24 kHz PCM16), pcmu, pcma (8 kHz G.711)",
     )
     parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="files scored at once, each in its own process on one core (default: 1; 0 = all cores)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_turn_options(parser)
     parser.set_defaults(func=run)
 
 
-def encode_for_wire(path: str, input_format: str) -> tuple[Any, bytes]:
-    """A file as the bytes a client would stream in ``input_format``."""
-    from openapiopenai.audio import formats
-    from openapiopenai.offline import read_audio
-
-    fmt = formats.from_ga(FORMATS[input_format], None)
-    return fmt, formats.encode(fmt, read_audio(path, fmt.sample_rate))
-
-
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from tqdm import tqdm
 
-    from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, chunked
+    from openapiopenai.corpus.files import detect_files, expand_inputs
 
     config = turn_config_from_args(args)
-    if args.output == "segments":
+    paths = expand_inputs(args.files)
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    events = args.output == "events"
+    if not events:
         print("file,start_s,end_s")
-    for path in args.files:
-        fmt, audio = encode_for_wire(path, args.input_format)
-        detector = Detector(config, model=args.backend, input_format=fmt)
-        chunk = DEFAULT_CHUNK_MS * fmt.bytes_per_ms
-        with tqdm(
-            total=len(audio) // fmt.bytes_per_ms,
-            unit="ms",
-            desc=path,
-            file=sys.stderr,
-            disable=args.no_progress or None,
-            leave=False,
-        ) as bar:
-            for piece in chunked(audio, chunk):
-                for event in detector.feed(piece):
-                    if args.output == "events":
-                        print(event.to_json())
-                bar.update(len(piece) // fmt.bytes_per_ms)
-        for event in detector.flush():
-            if args.output == "events":
-                print(event.to_json())
-        if args.output == "segments":
-            for segment in detector.segments():
-                print(f"{path},{segment.start_s:.3f},{segment.end_s:.3f}")
+    results = detect_files(
+        paths, config, model=args.backend, input_format=args.input_format, events=events, jobs=jobs
+    )
+    bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=args.no_progress or None, leave=False)
+    with bar:
+        for result in results:
+            if events:
+                for line in result.events:
+                    print(line)
+            else:
+                for segment in result.segments:
+                    print(f"{result.file},{segment.start_s:.3f},{segment.end_s:.3f}")
+            bar.update(1)
     return 0

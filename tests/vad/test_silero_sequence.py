@@ -11,7 +11,7 @@ import soxr
 
 from openapiopenai.vad.base import score_stream
 from openapiopenai.vad.silero import SileroModel, default_model_path
-from openapiopenai.vad.silero_sequence import build_sequence_model, sequence_model
+from openapiopenai.vad.silero_sequence import LAYOUTS, build_sequence_model, self_check, sequence_model
 from tests.audio._data import AMI, TEN_VAD, read_audio
 
 
@@ -42,9 +42,55 @@ def test_block_graph_is_bit_identical_to_the_frame_model(rate: int, frame: int) 
     expected = np.concatenate([model.score(f[None], [one], rate) for f in frames])
     blocks = model.new_state(rate)
     got = score_stream(model, frames, blocks, rate)
+    assert model.block_layout[rate] == "gemm"  # the fast layout passed its own check here
     assert expected.max() > 0.9 and expected.min() < 0.1  # speech and pauses
     assert np.abs(got - expected).max() == 0.0
     assert np.array_equal(blocks.state, one.state) and np.array_equal(blocks.context, one.context)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_layout_is_bit_identical_on_real_speech(layout: str) -> None:
+    """Each layout on its own (the model picks the first that passes), 16 kHz, blocks of 256."""
+    import onnxruntime as ort
+
+    model = SileroModel()
+    graph = build_sequence_model(default_model_path(), 16_000, layout)  # type: ignore[arg-type]
+    session = ort.InferenceSession(graph, sess_options=model._options, providers=["CPUExecutionProvider"])
+    frames = dev_frames(16_000, 512)
+    one = model.new_state(16_000)
+    expected = np.concatenate([model.score(f[None], [one], 16_000) for f in frames])
+    windows = np.concatenate([np.zeros((len(frames), 64), np.float32), frames], axis=1)
+    windows[1:, :64] = frames[:-1, -64:]
+    state = np.zeros((2, 1, 128), np.float32)
+    got = []
+    for start in range(0, len(frames), 256):
+        probs, state = session.run(None, {"input": windows[start : start + 256], "state": state})
+        got.append(probs)
+    assert np.array_equal(np.concatenate(got), expected)
+    assert np.array_equal(state, one.state)
+
+
+def test_the_self_check_rejects_a_graph_one_ulp_off() -> None:
+    model = SileroModel()
+    session = model.block_session(16_000)
+    assert session is not None
+    sr = np.array(16_000, dtype=np.int64)
+
+    def frame(window: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, new_state = model._session.run(None, {"input": window, "state": state, "sr": sr})
+        return probs, new_state
+
+    def exact(window: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, new_state = session.run(None, {"input": window, "state": state})
+        return probs, new_state
+
+    def off(window: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, new_state = exact(window, state)
+        probs[7] = np.nextafter(probs[7], np.float32(1.0))
+        return probs, new_state
+
+    assert self_check(exact, frame, 16_000)
+    assert not self_check(off, frame, 16_000)
 
 
 def test_block_calls_mixed_with_frame_calls_stay_exact() -> None:
@@ -62,7 +108,7 @@ def test_block_calls_mixed_with_frame_calls_stay_exact() -> None:
 def test_the_built_graph_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAPIOPENAI_CACHE", str(tmp_path))
     first = sequence_model(default_model_path(), 16_000)
-    cached = list(tmp_path.glob("silero_sequence_16000_*.onnx"))
+    cached = list(tmp_path.glob("silero_sequence_16000_gemm_*.onnx"))
     assert len(cached) == 1 and cached[0].read_bytes() == first
     cached[0].write_bytes(first + b"")  # the next load reads the file, not a rebuild
     assert sequence_model(default_model_path(), 16_000) == first

@@ -128,6 +128,8 @@ class SileroModel:
         self.block_frames = block_frames
         #: the block graph per sample rate, built on first use (a server never needs it)
         self._blocks: dict[int, Any] = {}
+        #: which block-graph layout passed the exactness check, per sample rate
+        self.block_layout: dict[int, str] = {}
         self._outputs = [out.name for out in self._session.get_outputs()]
         self._sr = {rate: np.array(rate, dtype=np.int64) for rate in _FRAME}
 
@@ -187,17 +189,26 @@ class SileroModel:
             return self._score_loop(frames, state, sample_rate)
         return self._score_blocks(frames, state, sample_rate)
 
-    def block_session(self, sample_rate: int) -> Any:
-        """The onnxruntime session of the block graph for ``sample_rate`` (built once)."""
-        session = self._blocks.get(sample_rate)
-        if session is None:
-            import onnxruntime as ort
+    def block_session(self, sample_rate: int) -> Any | None:
+        """The onnxruntime session of the block graph for ``sample_rate``, built and checked once:
+        the first layout (``silero_sequence.LAYOUTS``) whose scores on a test signal are
+        bit-identical to this frame model's; None (score frame by frame) if none is."""
+        if sample_rate in self._blocks:
+            return self._blocks[sample_rate]
+        import onnxruntime as ort
 
-            from openapiopenai.vad.silero_sequence import sequence_model
+        from openapiopenai.vad.silero_sequence import LAYOUTS, self_check, sequence_model
 
-            self.frame_samples(sample_rate)  # refuses other rates
+        self.frame_samples(sample_rate)  # refuses other rates
+        sr = self._sr[sample_rate]
+
+        def frame(window: Any, recurrent: Any) -> Any:
+            return self._session.run(self._outputs, {"input": window, "state": recurrent, "sr": sr})
+
+        chosen = None
+        for layout in LAYOUTS:
             try:
-                graph = sequence_model(self.model_path, sample_rate)
+                graph = sequence_model(self.model_path, sample_rate, layout)
                 session = ort.InferenceSession(
                     graph, sess_options=self._options, providers=["CPUExecutionProvider"]
                 )
@@ -206,12 +217,22 @@ class SileroModel:
             except Exception as exc:  # onnx / onnxruntime errors, re-raised as ours
                 message = f"Cannot build Silero's block graph from {self.model_path}: {exc}"
                 raise ModelLoadError(message) from exc
-            self._blocks[sample_rate] = session
-        return session
+
+            def block(window: Any, recurrent: Any, run: Any = session.run) -> Any:
+                return run(None, {"input": window, "state": recurrent})
+
+            if self_check(block, frame, sample_rate):
+                chosen, self.block_layout[sample_rate] = session, layout
+                break
+        self._blocks[sample_rate] = chosen
+        return chosen
 
     def _score_blocks(self, frames: FloatArray, state: SileroState, sample_rate: int) -> FloatArray:
+        session = self.block_session(sample_rate)
+        if session is None:  # no layout is exact on this platform
+            return self._score_loop(frames, state, sample_rate)
         context = _CONTEXT[sample_rate]
-        run = self.block_session(sample_rate).run
+        run = session.run
         out = np.empty(len(frames), dtype=np.float32)
         recurrent = state.state
         for start in range(0, len(frames), self.block_frames):

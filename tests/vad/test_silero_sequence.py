@@ -120,3 +120,51 @@ def test_an_unwritable_cache_still_gives_the_graph(tmp_path: Path, monkeypatch: 
     blocker.write_text("")
     monkeypatch.setenv("OPENAPIOPENAI_CACHE", str(blocker / "cache"))
     assert sequence_model(default_model_path(), 8_000) == build_sequence_model(default_model_path(), 8_000)
+
+
+@pytest.mark.parametrize(("rate", "frame"), [(16_000, 512), (8_000, 256)])
+def test_batched_scoring_across_streams_equals_the_frame_model(rate: int, frame: int) -> None:
+    """The server's ``score`` (one frame of each of many streams) through the batch graph."""
+    frames = dev_frames(rate, frame)
+    fast, reference = SileroModel(), SileroModel(batch_graph=False)
+    streams = 9
+    fast_states = [fast.new_state(rate) for _ in range(streams)]
+    ref_states = [reference.new_state(rate) for _ in range(streams)]
+    rng = np.random.default_rng(5)
+    got, want = [], []
+    for step in range(120):
+        # a changing subset of streams, each at its own place in the recording
+        chosen = [i for i in range(streams) if rng.random() < 0.7] or [0]
+        batch = np.stack([frames[(step + 97 * i) % len(frames)] for i in chosen])
+        got.append(fast.score(batch, [fast_states[i] for i in chosen], rate))
+        want.append(reference.score(batch, [ref_states[i] for i in chosen], rate))
+    assert fast.batch_session(rate) is not None and reference.batch_session(rate) is None
+    assert np.array_equal(np.concatenate(got), np.concatenate(want))
+    assert np.concatenate(want).max() > 0.9  # speech among the frames: the comparison can fail
+    for a, b in zip(fast_states, ref_states, strict=True):
+        assert np.array_equal(a.state, b.state) and np.array_equal(a.context, b.context)
+
+
+def test_the_batch_check_rejects_a_graph_one_ulp_off() -> None:
+    from openapiopenai.vad.silero_sequence import batch_self_check
+
+    model = SileroModel()
+    session = model.batch_session(16_000)
+    assert session is not None
+    sr = np.array(16_000, dtype=np.int64)
+
+    def frame(window: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, new_state = model._session.run(None, {"input": window, "state": state, "sr": sr})
+        return probs, new_state
+
+    def exact(window: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, new_state = session.run(None, {"input": window, "state": state})
+        return probs, new_state
+
+    def off(window: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, new_state = exact(window, state)
+        new_state[0, -1, 3] = np.nextafter(new_state[0, -1, 3], np.float32(2.0))
+        return probs, new_state
+
+    assert batch_self_check(exact, frame, 16_000)
+    assert not batch_self_check(off, frame, 16_000)

@@ -98,7 +98,11 @@ class SileroModel:
     name = "silero"
 
     def __init__(
-        self, threads: int = 1, model_path: str | Path | None = None, block_frames: int = BLOCK_FRAMES
+        self,
+        threads: int = 1,
+        model_path: str | Path | None = None,
+        block_frames: int = BLOCK_FRAMES,
+        batch_graph: bool = True,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
@@ -130,6 +134,9 @@ class SileroModel:
         self._blocks: dict[int, Any] = {}
         #: which block-graph layout passed the exactness check, per sample rate
         self.block_layout: dict[int, str] = {}
+        #: ``score``'s graph across streams per sample rate (gemm layout), or None: the frame model
+        self._batch: dict[int, Any] = {}
+        self.batch_graph = batch_graph
         self._outputs = [out.name for out in self._session.get_outputs()]
         self._sr = {rate: np.array(rate, dtype=np.int64) for rate in _FRAME}
 
@@ -166,9 +173,14 @@ class SileroModel:
             window[i, :context] = state.context
             recurrent[:, i, :] = state.state[:, 0, :]
         window[:, context:] = frames
-        probs, new_state = self._session.run(
-            self._outputs, {"input": window, "state": recurrent, "sr": self._sr[sample_rate]}
-        )
+        batched = self.batch_session(sample_rate)
+        if batched is not None:
+            probs, new_state = batched.run(None, {"input": window, "state": recurrent})
+            probs = probs[:, None]
+        else:
+            probs, new_state = self._session.run(
+                self._outputs, {"input": window, "state": recurrent, "sr": self._sr[sample_rate]}
+            )
         tails = window[:, -context:]
         for i, s in enumerate(streams):
             s.state[:, 0, :] = new_state[:, i, :]
@@ -188,6 +200,35 @@ class SileroModel:
         if len(frames) < _MIN_BLOCK:
             return self._score_loop(frames, state, sample_rate)
         return self._score_blocks(frames, state, sample_rate)
+
+    def batch_session(self, sample_rate: int) -> Any | None:
+        """``score``'s graph across streams for ``sample_rate`` (the gemm front end, one LSTM step
+        for the whole batch), built and checked bit-identical to the frame model once; None (the
+        frame model) if it is off, cannot be built or differs."""
+        if sample_rate in self._batch:
+            return self._batch[sample_rate]
+        chosen = None
+        if self.batch_graph:
+            import onnxruntime as ort
+
+            from openapiopenai.vad.silero_sequence import batch_self_check, sequence_model
+
+            sr = self._sr[sample_rate]
+            try:
+                graph = sequence_model(self.model_path, sample_rate, "gemm", across="streams")
+                session = ort.InferenceSession(
+                    graph, sess_options=self._options, providers=["CPUExecutionProvider"]
+                )
+            except ImportError:  # no onnx package: the frame model serves
+                session = None
+            if session is not None and batch_self_check(
+                lambda w, s: session.run(None, {"input": w, "state": s}),
+                lambda w, s: self._session.run(self._outputs, {"input": w, "state": s, "sr": sr}),
+                sample_rate,
+            ):
+                chosen = session
+        self._batch[sample_rate] = chosen
+        return chosen
 
     def block_session(self, sample_rate: int) -> Any | None:
         """The onnxruntime session of the block graph for ``sample_rate``, built and checked once:

@@ -47,7 +47,15 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BUILDER_VERSION", "LAYOUTS", "build_sequence_model", "cache_dir", "self_check", "sequence_model"]
+__all__ = [
+    "BUILDER_VERSION",
+    "LAYOUTS",
+    "batch_self_check",
+    "build_sequence_model",
+    "cache_dir",
+    "self_check",
+    "sequence_model",
+]
 
 #: bump when a built graph changes, so stale cache entries are not reused
 BUILDER_VERSION: Final = 2
@@ -71,15 +79,22 @@ def cache_dir() -> Path:
     return Path(base) / "openapiopenai"
 
 
-def sequence_model(frame_model: Path, sample_rate: int, layout: Layout = "gemm") -> bytes:
+def sequence_model(
+    frame_model: Path,
+    sample_rate: int,
+    layout: Layout = "gemm",
+    *,
+    across: Literal["time", "streams"] = "time",
+) -> bytes:
     """The serialized block graph: from the cache, else built (and cached)."""
     digest = hashlib.sha256(frame_model.read_bytes()).hexdigest()[:16]
-    path = cache_dir() / f"silero_sequence_{sample_rate}_{layout}_{digest}_v{BUILDER_VERSION}.onnx"
+    kind = "sequence" if across == "time" else "batch"
+    path = cache_dir() / f"silero_{kind}_{sample_rate}_{layout}_{digest}_v{BUILDER_VERSION}.onnx"
     try:
         return path.read_bytes()
     except OSError:
         pass
-    data = build_sequence_model(frame_model, sample_rate, layout)
+    data = build_sequence_model(frame_model, sample_rate, layout, across=across)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # write-then-rename: concurrent first loads (a process pool) never read a partial file
@@ -117,8 +132,40 @@ def self_check(
     return bool(np.array_equal(np.asarray(got).ravel(), expected) and np.array_equal(got_state, recurrent))
 
 
-def build_sequence_model(frame_model: Path, sample_rate: int, layout: Layout = "gemm") -> bytes:
-    """Derive the block graph for ``sample_rate`` (16000 or 8000) from the frame model file."""
+def batch_self_check(
+    batch: Callable[[Array, Array], tuple[Array, Array]],
+    frame: Callable[[Array, Array], tuple[Array, Array]],
+    sample_rate: int,
+) -> bool:
+    """Whether ``batch`` (a graph across streams) matches ``frame`` (the frame model, same batch)
+    bit for bit on batches of 1, 2 and 7 streams with different states."""
+    rng = np.random.default_rng(1)
+    width = _CONTEXT[sample_rate] + _FRAME[sample_rate]
+    for streams in (1, 2, 7):
+        window = (0.1 * rng.standard_normal((streams, width))).astype(np.float32)
+        state = (0.3 * rng.standard_normal((2, streams, _HIDDEN))).astype(np.float32)
+        want, want_state = frame(window, state)
+        got, got_state = batch(window, state)
+        if not (
+            np.array_equal(np.asarray(got).ravel(), np.asarray(want).ravel())
+            and np.array_equal(got_state, want_state)
+        ):
+            return False
+    return True
+
+
+def build_sequence_model(
+    frame_model: Path,
+    sample_rate: int,
+    layout: Layout = "gemm",
+    *,
+    across: Literal["time", "streams"] = "time",
+) -> bytes:
+    """Derive the block graph for ``sample_rate`` (16000 or 8000) from the frame model file.
+
+    ``across="time"``: the ``T`` rows are consecutive frames of one stream (state ``[2, 1, 128]``).
+    ``across="streams"``: the rows are one frame each of ``B`` streams (state ``[2, B, 128]``), the
+    frame model's own contract, for the server's cross-session batches."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -136,20 +183,20 @@ def build_sequence_model(frame_model: Path, sample_rate: int, layout: Layout = "
         features = _front_end_copied(g, branch)
     else:
         raise ValueError(f"unknown layout {layout!r}")
-    _lstm_and_decoder(g, weights, features)
+    _lstm_and_decoder(g, weights, features, across)
     f32 = onnx.TensorProto.FLOAT
     graph = helper.make_graph(
         g.nodes,
-        f"silero_vad_{sample_rate // 1000}k_sequence_{layout}",
+        f"silero_vad_{sample_rate // 1000}k_{across}_{layout}",
         [
             helper.make_tensor_value_info("input", f32, ["T", _CONTEXT[sample_rate] + _FRAME[sample_rate]]),
-            helper.make_tensor_value_info("state", f32, [2, 1, _HIDDEN]),
+            helper.make_tensor_value_info("state", f32, [2, 1 if across == "time" else "B", _HIDDEN]),
             # overridable initializers: onnxruntime neither folds nor pre-packs them (see the docstring)
             *[helper.make_tensor_value_info(name, f32, list(shape)) for name, shape in g.overridable],
         ],
         [
             helper.make_tensor_value_info("output", f32, ["T"]),
-            helper.make_tensor_value_info("stateN", f32, [2, 1, _HIDDEN]),
+            helper.make_tensor_value_info("stateN", f32, [2, 1 if across == "time" else "B", _HIDDEN]),
         ],
         initializer=[numpy_helper.from_array(a, name) for name, a in g.initializers],
     )
@@ -281,7 +328,7 @@ def _front_end_copied(g: _Graph, branch: Any) -> str:
     return str(features)
 
 
-def _lstm_and_decoder(g: _Graph, weights: dict[str, Array], features: str) -> None:
+def _lstm_and_decoder(g: _Graph, weights: dict[str, Array], features: str, across: str) -> None:
     # PyTorch LSTMCell gates are (i, f, g, o); ONNX LSTM wants (i, o, f, c): a pure row shuffle
     def gates(a: Array) -> Array:
         i, f, c, o = np.split(a, 4, axis=0)
@@ -290,11 +337,12 @@ def _lstm_and_decoder(g: _Graph, weights: dict[str, Array], features: str) -> No
     w = g.const(gates(weights["decoder.rnn.weight_ih"])[None])
     r = g.const(gates(weights["decoder.rnn.weight_hh"])[None])
     bias = np.concatenate([gates(weights["decoder.rnn.bias_ih"]), gates(weights["decoder.rnn.bias_hh"])])
-    x = g.op("Reshape", [features, g.ints(-1, 1, _HIDDEN)])  # [T, 128, 1] -> sequence [T, 1, 128]
+    # [T, 128, 1] -> a sequence [T, 1, 128] of one stream, or one step [1, B, 128] of B streams
+    x = g.op("Reshape", [features, g.ints(-1, 1, _HIDDEN) if across == "time" else g.ints(1, -1, _HIDDEN)])
     h0 = g.op("Slice", ["state", g.ints(0), g.ints(1)])
     c0 = g.op("Slice", ["state", g.ints(1), g.ints(2)])
     g.nodes.append(_lstm_node(x, w, r, g.const(bias[None]), h0, c0))
-    y = g.op("Reshape", ["y", g.ints(-1, _HIDDEN, 1)])  # [T, 1, 1, 128] -> [T, 128, 1]
+    y = g.op("Reshape", ["y", g.ints(-1, _HIDDEN, 1)])  # [T, 1, 1, 128] or [1, 1, B, 128] -> [rows, 128, 1]
     decoder_w = g.const(weights["decoder.decoder.2.weight"])
     decoder_b = g.const(weights["decoder.decoder.2.bias"])
     logit = g.op(

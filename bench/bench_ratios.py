@@ -52,59 +52,67 @@ def loop_reference(seconds: float = 60.0, repeat: int = 2) -> float:
     return len(frames) * 0.032 / best
 
 
-async def flood_client(url: str, pieces: list[str], out: list[float]) -> None:
+async def flood_client(ws: Any, pieces: list[str], out: list[float]) -> None:
+    done = asyncio.Event()
+
+    async def receive() -> None:
+        async for raw in ws:
+            if '"input_audio_buffer.cleared"' in str(raw):
+                out.append(time.time())
+                done.set()
+                return
+
+    reader = asyncio.create_task(receive())
+    for piece in pieces:
+        await ws.send(piece)
+    await ws.send('{"type": "input_audio_buffer.clear"}')
+    await done.wait()
+    await reader
+
+
+def flood_worker(
+    url: str, clients: int, chunk_ms: int, seconds: float, ready: Any, go: Any, queue: Any
+) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(url, max_size=None, ping_interval=None) as ws:
-        done = asyncio.Event()
-
-        async def receive() -> None:
-            async for raw in ws:
-                if '"input_audio_buffer.cleared"' in str(raw):
-                    out.append(time.perf_counter())
-                    done.set()
-                    return
-
-        reader = asyncio.create_task(receive())
-        for piece in pieces:
-            await ws.send(piece)
-        await ws.send('{"type": "input_audio_buffer.clear"}')
-        await done.wait()
-        await reader
-
-
-def flood_worker(url: str, clients: int, chunk_ms: int, seconds: float, start: float, queue: Any) -> None:
     audio = loadgen.loop_audio(seconds)
     pieces = loadgen.append_messages(audio, chunk_ms)[: int(seconds * 1000 // chunk_ms)]
     ends: list[float] = []
 
     async def main() -> None:
-        await asyncio.sleep(max(0.0, start - time.time()))
-        await asyncio.gather(*(flood_client(url, pieces, ends) for _ in range(clients)))
+        sockets = [await connect(url, max_size=None, ping_interval=None) for _ in range(clients)]
+        for ws in sockets:
+            await ws.recv()  # session.created: connected and set up
+        ready.put(clients)
+        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+        await asyncio.gather(*(flood_client(ws, pieces, ends) for ws in sockets))
+        for ws in sockets:
+            await ws.close()
 
     asyncio.run(main())
     queue.put((len(ends), max(ends) if ends else float("nan"), len(pieces) * chunk_ms / 1000))
 
 
 def flood(sessions: int, chunk_ms: int, seconds: float, processes: int) -> tuple[float, float]:
-    """Audio seconds per wall second for ``sessions`` flooding clients, and the server's cores."""
+    """Audio seconds per wall second for ``sessions`` flooding clients, and the server's cores.
+    Every client connects first; the clock starts when all are connected."""
     server = loadgen.start_server()
     try:
         url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=gpt-realtime"
         ctx = mp.get_context("spawn")
-        queue = ctx.Queue()
+        queue, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
         per = [sessions // processes + (i < sessions % processes) for i in range(processes)]
-        start_wall = time.time() + 3.0  # all workers connect and start together
         procs = [
-            ctx.Process(target=flood_worker, args=(url, k, chunk_ms, seconds, start_wall, queue))
+            ctx.Process(target=flood_worker, args=(url, k, chunk_ms, seconds, ready, go, queue))
             for k in per
             if k
         ]
         for p in procs:
             p.start()
-        while time.time() < start_wall:
-            time.sleep(0.01)
-        cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+        for _ in procs:
+            ready.get()
+        cpu0, t0 = server.cpu_seconds(), time.time()
+        go.set()
         results = [queue.get() for _ in procs]
         elapsed = max(r[1] for r in results) - t0
         cores = (server.cpu_seconds() - cpu0) / elapsed

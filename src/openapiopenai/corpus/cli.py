@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from typing import Any
 
@@ -25,6 +26,11 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--actors", type=int, default=None, help="scoring actors (default: one per CPU)")
     parser.add_argument("--batch-size", type=int, default=4, help="files per actor call (default: 4)")
+    parser.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="go on past files that cannot be read and list them in OUTPUT.errors.csv (default: fail)",
+    )
     parser.add_argument("--input-format", choices=sorted(WIRE_FORMATS), default="pcm")
     parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
     add_turn_options(parser)
@@ -37,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from openapiopenai.offline_cli import turn_config_from_args
 
     paths = expand_inputs(args.paths)
-    rows = segment_corpus(
+    rows, failed = segment_corpus(
         paths,
         args.output,
         turn_config_from_args(args),
@@ -46,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
         address=args.ray_address,
         actors=args.actors,
         batch_size=args.batch_size,
+        skip_errors=args.skip_unreadable,
     )
-    print(f"{rows} segments from {len(paths)} files -> {args.output}", file=sys.stderr)
+    print(f"{rows} segments from {len(paths) - len(failed)} files -> {args.output}", file=sys.stderr)
+    if failed:
+        errors = f"{args.output}.errors.csv"
+        with open(errors, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "error"])
+            writer.writerows(failed)
+        print(f"{len(failed)} files could not be read: {errors}", file=sys.stderr)
+        return 1
     return 0

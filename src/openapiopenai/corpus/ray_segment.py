@@ -31,9 +31,16 @@ COLUMNS: Final = ("file", "start_s", "end_s")
 class Segmenter:
     """The Ray Data actor: the model loaded once, then batches of files -> rows of segments."""
 
-    def __init__(self, config: TurnDetectionConfig, model: str = "auto", input_format: str = "pcm") -> None:
+    def __init__(
+        self,
+        config: TurnDetectionConfig,
+        model: str = "auto",
+        input_format: str = "pcm",
+        skip_errors: bool = False,
+    ) -> None:
         from openapiopenai.vad.registry import load_model
 
+        self.skip_errors = skip_errors
         self.config = config
         self.model = model
         self.input_format = input_format
@@ -47,18 +54,31 @@ class Segmenter:
         order: list[int] = []
         starts: list[float] = []
         ends: list[float] = []
+        errors: list[str] = []
         for index, path in zip(batch["index"].tolist(), batch["file"].tolist(), strict=True):
-            result = detect_file(str(path), self.config, model=self.model, input_format=self.input_format)
+            try:
+                result = detect_file(str(path), self.config, model=self.model, input_format=self.input_format)
+            except (OSError, RuntimeError, ValueError) as exc:  # unreadable audio (soundfile, soxr)
+                if not self.skip_errors:
+                    raise
+                order.append(index)
+                files.append(str(path))
+                starts.append(float("nan"))
+                ends.append(float("nan"))
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
             for segment in result.segments:
                 order.append(index)
                 files.append(str(path))
                 starts.append(segment.start_s)
                 ends.append(segment.end_s)
+                errors.append("")
         return {
             "index": np.array(order, dtype=np.int64),
             "file": np.array(files, dtype=object),
             "start_s": np.array(starts, dtype=np.float64),
             "end_s": np.array(ends, dtype=np.float64),
+            "error": np.array(errors, dtype=object),
         }
 
 
@@ -72,9 +92,11 @@ def segment_corpus(
     address: str | None = None,
     actors: int | None = None,
     batch_size: int = 4,
-) -> int:
+    skip_errors: bool = False,
+) -> tuple[int, list[tuple[str, str]]]:
     """Segment ``paths`` on Ray (the running one, ``address``, or a new local one); write
-    ``output`` (Parquet) and return its number of rows."""
+    ``output`` (Parquet) and return its number of rows, and the files that could not be read
+    with why (only with ``skip_errors``; otherwise the first such file fails the job)."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -98,6 +120,7 @@ def segment_corpus(
                 "config": config or TurnDetectionConfig(),
                 "model": model,
                 "input_format": input_format,
+                "skip_errors": skip_errors,
             },
             batch_size=batch_size,
             concurrency=min(workers, len(items)),
@@ -108,10 +131,13 @@ def segment_corpus(
         if started:
             ray_api.shutdown()
     schema = pa.schema([("file", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
+    failed: list[tuple[str, str]] = []
     if tables:
         table = pa.concat_tables(tables).sort_by([("index", "ascending"), ("start_s", "ascending")])
-        table = table.select(list(COLUMNS)).cast(schema)
+        errors = table.column("error").to_pylist()
+        failed = [(f, e) for f, e in zip(table.column("file").to_pylist(), errors, strict=True) if e]
+        table = table.filter(pa.array([not e for e in errors])).select(list(COLUMNS)).cast(schema)
     else:
         table = schema.empty_table()
     pq.write_table(table, str(output))
-    return int(table.num_rows)
+    return int(table.num_rows), failed

@@ -265,10 +265,15 @@ def run(args: argparse.Namespace) -> int:
     for raw in args.files:
         if os.path.isdir(raw) or os.path.splitext(raw)[1].lower() in LISTINGS:
             try:
-                paths += expand_inputs([raw])
+                found = expand_inputs([raw])
             except (ConfigError, OSError) as exc:
                 _say("error", raw, str(exc))
                 failed += 1
+                continue
+            if not found:
+                _say("error", raw, "no audio files in it")
+                failed += 1
+            paths += found
         else:
             paths.append(raw)  # a file: read (and its errors reported) in order below
     rows = csv.writer(sys.stdout, lineterminator="\n")

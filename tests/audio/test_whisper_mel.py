@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from openapiopenai.audio.whisper_mel import N_FRAMES, N_MELS, WINDOW_SAMPLES, last_window, log_mel, mel_filters
+from openapiopenai.audio.whisper_mel import (
+    N_FRAMES,
+    N_MELS,
+    WINDOW_SAMPLES,
+    last_window,
+    log_mel,
+    mel_filters,
+)
 from tests.audio._data import read_audio
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "whisper_mel_1089-134686-0002_5s.npy"

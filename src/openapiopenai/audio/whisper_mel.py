@@ -52,9 +52,7 @@ def _mel_to_hz(mel: Float64Array) -> Float64Array:
 def mel_filters() -> Float64Array:
     """``[n_fft/2 + 1, 80]`` triangular filters, each normalised to unit area (Slaney)."""
     fft_hz = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
-    edges_mel = np.linspace(
-        _hz_to_mel(np.array([0.0]))[0], _hz_to_mel(np.array([8000.0]))[0], N_MELS + 2
-    )
+    edges_mel = np.linspace(_hz_to_mel(np.array([0.0]))[0], _hz_to_mel(np.array([8000.0]))[0], N_MELS + 2)
     edges = _mel_to_hz(edges_mel)
     widths = np.diff(edges)
     slopes = edges[np.newaxis, :] - fft_hz[:, np.newaxis]

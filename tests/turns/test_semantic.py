@@ -71,7 +71,7 @@ def test_the_first_question_comes_after_a_short_silence_and_covers_the_turn() ->
 def test_a_complete_answer_ends_the_turn_at_the_decision_point() -> None:
     det = detector()
     query = first_query(det)
-    events = det.answer(query.query, 0.95)
+    events = det.answer(query.query, 0.99)
     assert events == [SpeechStopped(speech_end=2000 * MS, audio_end=query.end, reason="model")]
     assert det.silent and det.buffer_start == query.end and det.pending_query is None
 
@@ -80,7 +80,7 @@ def test_a_late_answer_counts_the_silence_waited_for_it() -> None:
     det = detector()
     query = first_query(det)
     pause(det, 120)  # the model took 120 ms of audio time
-    (stopped,) = det.answer(query.query, 0.95)
+    (stopped,) = det.answer(query.query, 0.99)
     assert isinstance(stopped, SpeechStopped)
     assert stopped.audio_end == query.end + 120 * MS == det.position
 
@@ -225,7 +225,7 @@ def test_configure_mid_turn_applies_the_new_eagerness() -> None:
     query = first_query(det)
     det.configure(SemanticVadConfig(eagerness="high"))
     assert det.config.eagerness == "high" and det.threshold == EAGERNESS_THRESHOLD["high"]
-    assert det.answer(query.query, 0.5) != []
+    assert det.answer(query.query, EAGERNESS_THRESHOLD["high"]) != []
 
 
 def test_the_detector_surface_follows_the_onset_detector() -> None:

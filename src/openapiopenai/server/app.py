@@ -25,11 +25,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
+from openapiopenai.exceptions import ModelLoadError
+from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
@@ -39,7 +42,9 @@ log = logging.getLogger("openapiopenai.server")
 class Hub:
     """What the app shares across connections: settings, model, scorer, metrics, live sessions."""
 
-    def __init__(self, settings: ServerSettings, model: SpeechModel) -> None:
+    def __init__(
+        self, settings: ServerSettings, model: SpeechModel, turn_end: TurnEndWorker | None = None
+    ) -> None:
         self.settings = settings
         self.model = model
         self.metrics = Metrics()
@@ -52,6 +57,13 @@ class Hub:
         )
         self.connections: set[Connection] = set()
         self.draining = False
+        #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
+        #: error naming what to install
+        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(self.metrics)
+        self.features = Features(
+            semantic_vad=self.turn_end is not None,
+            hints=() if self.turn_end is not None else (("semantic_vad", _semantic_hint()),),
+        )
         # every per-session limit is a server setting of the same name (tested)
         self.limits = SessionLimits(**{f.name: getattr(settings, f.name) for f in fields(SessionLimits)})
 
@@ -63,6 +75,23 @@ class Hub:
             # each shutdown returns once its socket is closed; past the grace period, uvicorn's own
             # shutdown closes whatever is left (1012)
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+
+
+def _turn_end_worker(metrics: Metrics) -> TurnEndWorker | None:
+    """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
+    from openapiopenai.vad.smart_turn import SmartTurnModel
+
+    try:
+        return TurnEndWorker(SmartTurnModel(), metrics=metrics)
+    except ModelLoadError as exc:
+        log.info("semantic_vad unavailable: %s", exc)
+        return None
+
+
+def _semantic_hint() -> str:
+    from openapiopenai.vad.smart_turn import INSTALL_HINT
+
+    return INSTALL_HINT
 
 
 def _refuse(status: int, code: str, message: str) -> Response:
@@ -99,8 +128,9 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         model_name=query.get("model", [None])[0],
         limits=hub.limits,
         created_at=int(time.time()),
+        features=hub.features,
     )
-    connection = Connection(websocket, session, hub.scorer, hub.settings, hub.metrics)
+    connection = Connection(websocket, session, hub.scorer, hub.settings, hub.metrics, hub.turn_end)
     hub.connections.add(connection)
     hub.metrics.sessions.inc()
     hub.metrics.active_sessions.inc()
@@ -124,19 +154,28 @@ async def metrics(request: Request) -> Response:
     return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_app(settings: ServerSettings | None = None, model: SpeechModel | None = None) -> Starlette:
-    """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere)."""
+def create_app(
+    settings: ServerSettings | None = None,
+    model: SpeechModel | None = None,
+    turn_end: TurnEndWorker | None = None,
+) -> Starlette:
+    """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere).
+    ``turn_end``: semantic_vad's worker (default: Smart Turn, when the extra is installed)."""
     settings = settings or ServerSettings()
-    hub = Hub(settings, model or load_model(settings.backend))
+    hub = Hub(settings, model or load_model(settings.backend), turn_end)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await hub.scorer.start()
+        if hub.turn_end is not None:
+            await hub.turn_end.start()
         try:
             yield {}
         finally:
             await hub.drain()
             await hub.scorer.stop()
+            if hub.turn_end is not None:
+                await hub.turn_end.stop()
 
     app = Starlette(
         routes=[

@@ -31,8 +31,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from openapiopenai.config import ServerSettings
 from openapiopenai.models import RealtimeModel
 from openapiopenai.protocol.session import Session
+from openapiopenai.protocol.work import TurnEndRequest
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import FloatArray
 
 log = logging.getLogger("openapiopenai.server")
@@ -68,8 +70,10 @@ class Connection:
         scorer: Scorer,
         settings: ServerSettings,
         metrics: Metrics,
+        turn_end: TurnEndWorker | None = None,
     ) -> None:
         self.websocket = websocket
+        self.turn_end = turn_end
         self.session = session
         self.scorer = scorer
         self.settings = settings
@@ -106,6 +110,8 @@ class Connection:
             await asyncio.gather(reader, closing, writer, return_exceptions=True)
             await self._close()
             self.session.drain_events()
+            if self.turn_end is not None:
+                self.turn_end.forget(self)
             self.finished.set()
 
     async def shutdown(self) -> None:
@@ -149,6 +155,7 @@ class Connection:
                     self._position_ms = position
                     self._arrivals.append((position, arrived))
                 self._flush(None)
+                self._dispatch_work()
                 self._pump()
             except Exception:  # a bug must end this session only, never the server
                 log.exception("session %s failed on a client message", self.session.id)
@@ -179,6 +186,9 @@ class Connection:
                 return
             self.session.receive_scores(result)
             self._flush(self._window)
+            self._dispatch_work()
+            if self.turn_end is not None:  # the speaker resumed: drop the question nobody waits for
+                self.turn_end.retain(self, self.session.pending_turn_end)
             self._idle.set()
             self._pump()
         except Exception:  # a bug must end this session only, never leave it waiting forever
@@ -187,6 +197,26 @@ class Connection:
         finally:
             if self._closing.is_set() or self.finished.is_set():
                 self._idle.set()
+
+    # ------------------------------------------------------------------ work requests
+
+    def _dispatch_work(self) -> None:
+        """Hand the Session's new work requests to the shell's workers."""
+        for request in self.session.work_to_do():
+            if isinstance(request, TurnEndRequest) and self.turn_end is not None:
+                self.turn_end.submit(self, request, self._on_turn_end)
+
+    def _on_turn_end(self, query: int, probability: float | None) -> None:
+        """The end-of-turn worker's answer, on the event loop."""
+        if self.finished.is_set() or self._closing.is_set():
+            return
+        try:
+            self.session.receive_turn_end(query, probability)
+            self._flush(None)
+            self._dispatch_work()
+        except Exception:  # a bug must end this session only
+            log.exception("session %s failed on an end-of-turn answer", self.session.id)
+            self._begin_close(CLOSE_INTERNAL_ERROR, "internal error")
 
     # ------------------------------------------------------------------ writing
 

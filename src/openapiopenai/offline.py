@@ -17,15 +17,20 @@ import numpy.typing as npt
 
 from openapiopenai.audio.formats import PCM16_24K, AudioFormat
 from openapiopenai.models import RealtimeModel
+from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
-from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.protocol.work import TurnEndRequest
+from openapiopenai.server.turn_end import EndOfTurnModel, analysis_audio
+from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import load_model
 
 #: bytes per append when feeding whole files (the events do not depend on it)
 DEFAULT_CHUNK_MS = 1000
+#: semantic_vad: audio per step when feeding, so each question is answered where it was asked
+SEMANTIC_STEP_MS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +51,40 @@ class Detector:
 
     def __init__(
         self,
-        config: TurnDetectionConfig | None = None,
+        config: TurnDetectionConfig | SemanticVadConfig | None = None,
         *,
         model: str | SpeechModel = "auto",
         input_format: AudioFormat = PCM16_24K,
         ids: IdFactory | None = None,
+        end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         self.model = load_model(model) if isinstance(model, str) else model
         self.config = config or TurnDetectionConfig()
         self.input_format = input_format
+        semantic = isinstance(self.config, SemanticVadConfig)
+        #: semantic_vad's end-of-turn model, asked synchronously (Smart Turn unless given)
+        self.end_of_turn = end_of_turn
+        if semantic and end_of_turn is None:
+            from openapiopenai.vad.smart_turn import SmartTurnModel
+
+            self.end_of_turn = SmartTurnModel()
         unlimited = SessionLimits(max_buffer_bytes=2**62, max_retained_audio_bytes=0)
         self.session = Session(
             self.model,
             ids=ids or IdFactory(seed=0),
-            turn_detection=self.config,
+            turn_detection=self.config.vad if isinstance(self.config, SemanticVadConfig) else self.config,
             limits=unlimited,
             record_turns=True,
+            features=Features(semantic_vad=semantic),
         )
         self.session.start()
+        update: dict[str, object] = {}
         if input_format != PCM16_24K:
-            wire = {"type": input_format.ga_type}
-            self.send(
-                {
-                    "type": "session.update",
-                    "session": {"type": "realtime", "audio": {"input": {"format": wire}}},
-                }
-            )
+            update["format"] = {"type": input_format.ga_type}
+        if isinstance(self.config, SemanticVadConfig):
+            update["turn_detection"] = {"type": "semantic_vad", "eagerness": self.config.eagerness}
+        if update:
+            self.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": update}}})
         self.session.drain_events()  # session.created / session.updated: not turn events
 
     def send(self, event: dict[str, object]) -> list[RealtimeModel]:
@@ -80,15 +93,33 @@ class Detector:
         return self._score()
 
     def feed(self, audio: bytes) -> list[RealtimeModel]:
-        """Append raw audio in the input format; returns the events it caused."""
-        self.session.receive_audio(audio)
-        return self._score()
+        """Append raw audio in the input format; returns the events it caused.
+
+        With semantic_vad the audio goes in 10 ms at a time, each question answered before the
+        next piece, as if the model answered instantly: the events do not depend on chunking."""
+        if self.end_of_turn is None:
+            self.session.receive_audio(audio)
+            return self._score()
+        events: list[RealtimeModel] = []
+        for piece in chunked(audio, SEMANTIC_STEP_MS * self.input_format.bytes_per_ms):
+            self.session.receive_audio(piece)
+            events += self._score()
+        return events
 
     def _score(self) -> list[RealtimeModel]:
         while (request := self.session.frames_to_score()) is not None:
             scores = score_stream(self.model, request.frames, request.state, request.sample_rate)
             self.session.receive_scores(scores)
+            self._answer_work()
         return self.session.drain_events()
+
+    def _answer_work(self) -> None:
+        """End-of-turn questions answered at once, so a file's events do not depend on CPU speed."""
+        while work := [w for w in self.session.work_to_do() if isinstance(w, TurnEndRequest)]:
+            for request in work:
+                model = self.end_of_turn
+                p = None if model is None else model.predict(analysis_audio(request.audio))
+                self.session.receive_turn_end(request.query, p)
 
     def flush(self) -> list[RealtimeModel]:
         """End of input: close a turn in progress (``speech_stopped`` + commit)."""

@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,9 @@ import soxr
 
 from openapiopenai.audio.formats import decode
 from openapiopenai.protocol.work import AudioSlice, TurnEndRequest
-from openapiopenai.server.metrics import Metrics
+
+if TYPE_CHECKING:  # the offline driver uses this module without the server's dependencies
+    from openapiopenai.server.metrics import Metrics
 
 log = logging.getLogger("openapiopenai.server")
 

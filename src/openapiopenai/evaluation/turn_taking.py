@@ -74,6 +74,8 @@ class TurnTakingResult:
     other_stops: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     questions: int = 0
+    #: pauses the model was asked about (at least once)
+    asked_pauses: int = 0
 
     @property
     def cut_off_rate(self) -> float:
@@ -93,6 +95,7 @@ class TurnTakingResult:
             "eot_latency_p90_ms": round(self.latency(90)),
             "ends": len(self.latencies_ms),
             "model_questions": self.questions,
+            "questions_per_pause": round(self.questions / self.asked_pauses, 2) if self.asked_pauses else 0.0,
         }
 
 
@@ -207,22 +210,26 @@ def run_server_vad(probs: Iterable[float], config: TurnDetectionConfig) -> list[
 
 def run_semantic(
     probs: Iterable[float], config: SemanticVadConfig, answer: Callable[[int, int], float | None]
-) -> tuple[list[SpeechStopped], int]:
-    """Stops and the number of questions; each question answered at once (the offline driver)."""
+) -> tuple[list[SpeechStopped], int, int]:
+    """Stops, questions and pauses asked about; each question answered at once (the offline driver)."""
     detector = SemanticTurnDetector(config, sample_rate=RATE, frame_length=FRAME)
     stops: list[SpeechStopped] = []
-    questions = 0
+    questions = pauses = 0
+    in_pause = False
     for p in probs:
         events = list(detector.push(float(p)))
+        in_pause = in_pause and not detector.frame_speech
         while events:
             event = events.pop(0)
             if isinstance(event, TurnEndQuery):
                 questions += 1
+                pauses += not in_pause
+                in_pause = True
                 start = max(event.start, event.end - 8 * RATE)
                 events.extend(detector.answer(event.query, answer(start, event.end)))
             elif isinstance(event, SpeechStopped):
                 stops.append(event)
-    return stops, questions
+    return stops, questions, pauses
 
 
 class _Answers:
@@ -260,13 +267,10 @@ def evaluate_turn_taking(
             _score(result, case, run_server_vad(probs, TurnDetectionConfig(silence_duration_ms=ms)))
         answers = _Answers(case.audio, predict)
         for eagerness, result in semantic.items():
-            stops, questions = run_semantic(
-                probs,
-                SemanticVadConfig(eagerness=eagerness),
-                answers,
-            )
+            stops, questions, pauses = run_semantic(probs, SemanticVadConfig(eagerness=eagerness), answers)
             _score(result, case, stops)
             result.questions += questions
+            result.asked_pauses += pauses
         if progress is not None:
             progress(case)
     return [*server.values(), *semantic.values()]
@@ -276,13 +280,14 @@ def table(results: Sequence[TurnTakingResult]) -> str:
     """A Markdown table: cut-off rate at inserted pauses against end-of-turn latency."""
     lines = [
         "| detector | setting | cut-offs at inserted pauses | other stops mid-sentence "
-        "| EOT latency p50 | EOT latency p90 | model questions |",
+        "| EOT latency p50 | EOT latency p90 | model questions (per pause) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.detector} | {r.setting} | {r.cut_offs}/{r.pauses} ({r.cut_off_rate:.0%}) "
-            f"| {r.other_stops} | {r.latency(50):.0f} ms | {r.latency(90):.0f} ms | {r.questions} |"
+            f"| {r.other_stops} | {r.latency(50):.0f} ms | {r.latency(90):.0f} ms "
+            f"| {r.questions} ({r.questions / r.asked_pauses if r.asked_pauses else 0:.1f}) |"
         )
     return "\n".join(lines)
 

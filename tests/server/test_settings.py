@@ -35,3 +35,10 @@ def test_every_session_limit_is_a_serve_setting_that_reaches_the_sessions() -> N
     hub = Hub(settings, LoudnessModel())
     for field in fields(SessionLimits):
         assert getattr(hub.limits, field.name) == getattr(settings, field.name), field.name
+
+
+def test_turn_end_flags_reach_the_semantic_vad_worker() -> None:
+    settings = parse("--turn-end-threads", "2", "--turn-end-queue", "5")
+    hub = Hub(settings, LoudnessModel())
+    assert hub.turn_end is not None and hub.features.semantic_vad
+    assert (hub.turn_end.threads, hub.turn_end.max_queue) == (2, 5)

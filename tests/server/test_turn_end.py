@@ -229,3 +229,26 @@ def test_an_overloaded_model_falls_back_to_the_silence_window_and_counts_it() ->
             assert "input_audio_buffer.speech_stopped" in [
                 e["type"] for e in _events_until(ws, "input_audio_buffer.committed")
             ]
+
+
+def test_without_the_semantic_extra_a_session_asking_for_it_is_told_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from openapiopenai.exceptions import ModelLoadError
+    from openapiopenai.protocol.session import Session
+    from openapiopenai.server.app import Hub
+    from openapiopenai.vad import smart_turn
+
+    def missing() -> None:
+        raise ModelLoadError(smart_turn.INSTALL_HINT)
+
+    monkeypatch.setattr(smart_turn, "default_model_path", missing)
+    hub = Hub(ServerSettings(), LoudnessModel())
+    assert hub.turn_end is None and not hub.features.semantic_vad
+    session = Session(LoudnessModel(), features=hub.features)
+    session.start()
+    session.events_to_send()
+    session.receive_text(json.dumps({"type": "session.update", "session": SEMANTIC}))
+    (error,) = [json.loads(e) for e in session.events_to_send()]
+    assert error["error"]["code"] == "feature_unavailable"
+    assert "pip install 'openapiopenai[semantic]'" in error["error"]["message"]

@@ -59,7 +59,7 @@ class Hub:
         self.draining = False
         #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
         #: error naming what to install
-        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(self.metrics)
+        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(settings, self.metrics)
         self.features = Features(
             semantic_vad=self.turn_end is not None,
             hints=() if self.turn_end is not None else (("semantic_vad", _semantic_hint()),),
@@ -77,12 +77,17 @@ class Hub:
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
 
 
-def _turn_end_worker(metrics: Metrics) -> TurnEndWorker | None:
+def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorker | None:
     """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
     from openapiopenai.vad.smart_turn import SmartTurnModel
 
     try:
-        return TurnEndWorker(SmartTurnModel(), metrics=metrics)
+        return TurnEndWorker(
+            SmartTurnModel(),
+            metrics=metrics,
+            threads=settings.turn_end_threads,
+            max_queue=settings.turn_end_queue,
+        )
     except ModelLoadError as exc:
         log.info("semantic_vad unavailable: %s", exc)
         return None

@@ -106,6 +106,19 @@ def add_parser(subparsers: Any) -> None:
         "--no-batching", dest="batching", action="store_false", help="score each session separately"
     )
     parser.add_argument(
+        "--turn-end-threads",
+        type=int,
+        default=d.turn_end_threads,
+        help=f"semantic_vad: threads running end-of-turn decisions (default: {d.turn_end_threads})",
+    )
+    parser.add_argument(
+        "--turn-end-queue",
+        type=int,
+        default=d.turn_end_queue,
+        help="semantic_vad: sessions whose end-of-turn question may wait; beyond, the turn ends on "
+        f"silence (default: {d.turn_end_queue})",
+    )
+    parser.add_argument(
         "--ws",
         dest="ws_impl",
         default=d.ws_impl,
@@ -139,6 +152,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         max_pending_transcriptions=args.max_pending_transcriptions,
         batching=args.batching,
         scorer_threads=args.scorer_threads,
+        turn_end_threads=args.turn_end_threads,
+        turn_end_queue=args.turn_end_queue,
         send_queue_events=args.send_queue_events,
         send_timeout_s=args.send_timeout,
         ws_impl=args.ws_impl,

@@ -1,4 +1,5 @@
-"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``.
+"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``, and
+the live page at ``/`` (static files shipped in the package, no build step).
 
 :func:`create_app` builds everything from :class:`ServerSettings`; the speech model is loaded
 once and shared by all sessions through one :class:`Scorer`. Refusals (bad key, too many
@@ -15,13 +16,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
@@ -29,6 +32,7 @@ from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
+from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
@@ -37,6 +41,9 @@ from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
 log = logging.getLogger("openapiopenai.server")
+
+#: the live page (``GET /``): plain HTML, CSS and JavaScript, served as they are
+STATIC_DIR = Path(__file__).with_name("static")
 
 
 class Hub:
@@ -99,9 +106,14 @@ def _semantic_hint() -> str:
     return INSTALL_HINT
 
 
-def _refuse(status: int, code: str, message: str) -> Response:
-    body = {"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}}
-    return JSONResponse(body, status_code=status)
+async def _refuse(websocket: WebSocket, hub: Hub, refusal: Refusal) -> None:
+    """Answer with an HTTP error instead of the upgrade, and count it."""
+    hub.metrics.refused.labels(reason=refusal.reason).inc()
+    message = refusal.message.format(max_sessions=hub.settings.max_sessions)
+    body = {
+        "error": {"type": "invalid_request_error", "code": refusal.code, "message": message, "param": None}
+    }
+    await websocket.send_denial_response(JSONResponse(body, status_code=refusal.status))
 
 
 async def realtime_endpoint(websocket: WebSocket) -> None:
@@ -109,21 +121,11 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols", []))
     headers = websocket.headers
     if hub.draining:
-        hub.metrics.refused.labels(reason="shutting_down").inc()
-        await websocket.send_denial_response(
-            _refuse(503, "server_shutting_down", "The server is shutting down.")
-        )
-        return
+        return await _refuse(websocket, hub, Refusal.SHUTTING_DOWN)
     if not is_authorized(hub.settings.api_key, headers, offered):
-        hub.metrics.refused.labels(reason="unauthorized").inc()
-        message = "Missing or invalid API key (send 'Authorization: Bearer <key>')."
-        await websocket.send_denial_response(_refuse(401, "invalid_api_key", message))
-        return
+        return await _refuse(websocket, hub, Refusal.UNAUTHORIZED)
     if len(hub.connections) >= hub.settings.max_sessions:
-        hub.metrics.refused.labels(reason="max_sessions").inc()
-        message = f"The server is at its limit of {hub.settings.max_sessions} concurrent sessions."
-        await websocket.send_denial_response(_refuse(503, "too_many_sessions", message))
-        return
+        return await _refuse(websocket, hub, Refusal.TOO_MANY_SESSIONS)
     query = parse_qs(websocket.scope.get("query_string", b"").decode("latin-1"))
     intent = query.get("intent", ["realtime"])[0]
     session = Session(
@@ -152,6 +154,15 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(
         {"status": status, "sessions": len(hub.connections), "backend": hub.model.name, "worker": os.getpid()}
     )
+
+
+async def upgrade_required(request: Request) -> Response:
+    """A browser or curl opening the WebSocket URL as a page gets a hint, not a bare 404."""
+    hint = (
+        "This is a WebSocket endpoint: connect with ws:// (or wss://) and the Realtime protocol, "
+        "or open / for the live page.\n"
+    )
+    return PlainTextResponse(hint, status_code=426, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
 
 
 async def metrics(request: Request) -> Response:
@@ -186,8 +197,11 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", realtime_endpoint),
             WebSocketRoute("/realtime", realtime_endpoint),
+            Route("/v1/realtime", upgrade_required),
+            Route("/realtime", upgrade_required),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="live"),
         ],
         lifespan=lifespan,
     )

@@ -11,16 +11,16 @@ from openapiopenai import Detector
 from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.offline import read_audio
 from openapiopenai.turns.config import SemanticVadConfig
-from tests.audio._data import data_file, speech_segments
+from tests._librispeech import FOLDER, libri_span
+from tests.audio._data import shared_dataset
 
-LIBRI = "librispeech-dev"
 RATE = 24_000
 
 
 def speech(name: str, *, half: bool = False) -> np.ndarray:
     """A sentence up to its last speech (or cut half-way through it), at 24 kHz."""
-    audio = read_audio(data_file(LIBRI, name), RATE)
-    ((start_s, end_s),) = speech_segments(LIBRI, name)
+    audio = read_audio(shared_dataset(FOLDER) / name, RATE)
+    start_s, end_s = libri_span(name)
     end_s = (start_s + end_s) / 2 if half else end_s
     return audio[: int(end_s * RATE)]
 

@@ -15,13 +15,13 @@ from openapiopenai.audio.whisper_mel import (
     log_mel,
     mel_filters,
 )
-from tests.audio._data import read_audio
+from tests._librispeech import libri_audio
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "whisper_mel_1089-134686-0002_5s.npy"
 
 
 def test_log_mel_matches_the_whisper_feature_extractor_on_real_speech() -> None:
-    audio, rate = read_audio("librispeech-dev", "1089-134686-0002.wav")
+    audio, rate = libri_audio("1089-134686-0002.wav")
     assert rate == 16_000
     reference = np.load(FIXTURE)
     features = log_mel(audio[: 5 * rate])

@@ -22,9 +22,7 @@ from openapiopenai.evaluation.turn_taking import (
     word_gaps,
 )
 from openapiopenai.turns.detector import SpeechStopped
-from tests.audio._data import DATA_DIR, data_file
-
-LIBRI = DATA_DIR / "librispeech-dev"
+from tests.audio._data import shared_dataset
 
 
 def test_word_gaps_are_non_speech_runs_away_from_the_ends() -> None:
@@ -36,8 +34,8 @@ def test_word_gaps_are_non_speech_runs_away_from_the_ends() -> None:
 
 
 def test_cases_stretch_real_word_gaps_into_pauses_and_keep_the_true_end() -> None:
-    data_file("librispeech-dev", "speech_segments.csv")
-    cases = build_cases(LIBRI, limit_files=3)
+    libri = shared_dataset("librispeech-dev")
+    cases = build_cases(libri, limit_files=3)
     assert sum(len(case.pauses) for case in cases) >= 2
     for case in cases:
         assert len(case.pauses) <= 2
@@ -45,7 +43,7 @@ def test_cases_stretch_real_word_gaps_into_pauses_and_keep_the_true_end() -> Non
             assert PAUSE_RANGE_S[0] * RATE <= end - start
             assert case.end - end > RATE  # inserted well inside the sentence
         assert len(case.audio) == case.end + int(TAIL_S * RATE)
-    assert [c.pauses for c in build_cases(LIBRI, limit_files=3)] == [c.pauses for c in cases]  # fixed seed
+    assert [c.pauses for c in build_cases(libri, limit_files=3)] == [c.pauses for c in cases]  # fixed seed
 
 
 def test_scoring_counts_cut_offs_other_stops_and_the_final_latency() -> None:
@@ -64,8 +62,8 @@ def test_scoring_counts_cut_offs_other_stops_and_the_final_latency() -> None:
 
 @pytest.fixture(scope="module")
 def two_cases() -> list[TurnTakingCase]:
-    data_file("librispeech-dev", "speech_segments.csv")
-    return build_cases(LIBRI, limit_files=3)
+    libri = shared_dataset("librispeech-dev")
+    return build_cases(libri, limit_files=3)
 
 
 def test_a_model_that_always_says_incomplete_waits_the_maximum_and_never_cuts(
@@ -88,8 +86,8 @@ def test_without_a_model_only_server_vad_is_measured(two_cases: list[TurnTakingC
 
 
 def test_eval_turn_taking_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    data_file("librispeech-dev", "speech_segments.csv")
-    assert main(["eval", "--turn-taking", "--json", "--limit-files", "2", str(LIBRI)]) == 0
+    libri = shared_dataset("librispeech-dev")
+    assert main(["eval", "--turn-taking", "--json", "--limit-files", "2", str(libri)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["detector"] for r in rows} == {"server_vad", "semantic_vad"}
     assert all(r["inserted_pauses"] >= 1 for r in rows)

@@ -8,20 +8,19 @@ import numpy as np
 import soxr
 
 from openapiopenai.audio.formats import PCM16_24K, encode
-from tests.audio._data import read_audio, speech_segments
+from tests._librispeech import libri_audio, libri_span
 from tests.server._client import b64, collect
 from tests.server.conftest import ServerProcess
 from tests.server.test_sdk_e2e import client_for
 
-LIBRI = "librispeech-dev"
 COMPLETE = "19-198-0002.flac"
 
 
 def sentence_then_silence(silence_ms: int) -> tuple[bytes, int]:
     """A complete sentence (to its last speech) and ``silence_ms`` of silence, as PCM16 24 kHz, and
     the sentence's end in ms."""
-    audio, rate = read_audio(LIBRI, COMPLETE)
-    ((_, end_s),) = speech_segments(LIBRI, COMPLETE)
+    audio, rate = libri_audio(COMPLETE)
+    _, end_s = libri_span(COMPLETE)
     speech = soxr.resample(audio[: int(end_s * rate)], rate, 24_000).astype(np.float32)
     pcm = encode(PCM16_24K, np.concatenate([speech, np.zeros(silence_ms * 24, dtype=np.float32)]))
     return pcm, len(speech) // 24

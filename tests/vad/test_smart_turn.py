@@ -11,9 +11,7 @@ from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.turns.semantic import EAGERNESS_THRESHOLD
 from openapiopenai.vad import smart_turn
 from openapiopenai.vad.smart_turn import INSTALL_HINT, SmartTurnModel, default_model_path
-from tests.audio._data import read_audio, speech_segments
-
-LIBRI = "librispeech-dev"
+from tests._librispeech import libri_audio, libri_span
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +21,16 @@ def model() -> SmartTurnModel:
 
 def sentence(name: str) -> np.ndarray:
     """The file's audio up to its last speech (16 kHz)."""
-    audio, rate = read_audio(LIBRI, name)
+    audio, rate = libri_audio(name)
     assert rate == 16_000
-    ((_, end_s),) = speech_segments(LIBRI, name)
+    _, end_s = libri_span(name)
     return audio[: int(end_s * rate)]
 
 
 def half_sentence(name: str = "1688-142285-0000.flac") -> np.ndarray:
     """Cut half-way through the speech (the middle of a clause in this file)."""
-    audio, rate = read_audio(LIBRI, name)
-    ((start_s, end_s),) = speech_segments(LIBRI, name)
+    audio, rate = libri_audio(name)
+    start_s, end_s = libri_span(name)
     return audio[: int((start_s + end_s) / 2 * rate)]
 
 

@@ -71,6 +71,8 @@ class Connection:
     ) -> None:
         self.websocket = websocket
         self.turn_end = turn_end
+        #: an end-of-turn question of this session may be waiting in ``turn_end``
+        self._asked = False
         self.session = session
         self.scorer = scorer
         self.settings = settings
@@ -184,7 +186,9 @@ class Connection:
             self.session.receive_scores(result)
             self._flush(self._window)
             self._dispatch_work()
-            if self.turn_end is not None:  # the speaker resumed: drop the question nobody waits for
+            if self._asked and self.turn_end is not None:
+                # the speaker resumed: drop the question nobody waits for any more
+                self._asked = self.session.pending_turn_end is not None
                 self.turn_end.retain(self, self.session.pending_turn_end)
             self._idle.set()
             self._pump()
@@ -201,6 +205,7 @@ class Connection:
         """Hand the Session's new work requests to the shell's workers."""
         for request in self.session.work_to_do():
             if isinstance(request, TurnEndRequest) and self.turn_end is not None:
+                self._asked = True
                 self.turn_end.submit(self, request, self._on_turn_end)
 
     def _on_turn_end(self, query: int, probability: float | None) -> None:

@@ -55,9 +55,9 @@ FIRST_ASK_MS: Final = 200
 REASK_MS: Final = 500
 #: P(turn complete) at or above which the turn ends, per eagerness (``auto`` is ``medium``). High on
 #: purpose: Smart Turn says > 0.9 at most clause boundaries of read speech, and its int8 output
-#: saturates near 0.99; 0.97 is where mid-sentence cut-offs halve at a p50 latency under 0.5 s
-#: (docs/semantic-vad.md).
-EAGERNESS_THRESHOLD: Final[dict[str, float]] = {"low": 0.98, "medium": 0.97, "high": 0.9, "auto": 0.97}
+#: saturates near 0.99; 0.975 is where mid-sentence cut-offs fall well under half of server_vad's
+#: at a p50 latency near 0.5 s (docs/semantic-vad.md).
+EAGERNESS_THRESHOLD: Final[dict[str, float]] = {"low": 0.98, "medium": 0.975, "high": 0.9, "auto": 0.975}
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--decisions", type=int, default=60)
     parser.add_argument("--pauses-per-minute", type=float, default=12.0)
-    parser.add_argument("--questions-per-pause", type=float, default=2.1)
+    parser.add_argument("--questions-per-pause", type=float, default=2.2)
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
 

@@ -27,9 +27,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.protocol.work import AudioSlice
-from openapiopenai.server.turn_end import analysis_audio
 from openapiopenai.vad.silero import SileroModel
 from openapiopenai.vad.smart_turn import SmartTurnModel
 

@@ -9,8 +9,7 @@ import pytest
 
 from openapiopenai.cli import main
 from openapiopenai.offline import DEFAULT_SEGMENT_PAD_MS, Detector, Segment, pad_segments
-from tests.audio._data import TEN_VAD, data_file
-from tests.test_offline import FILE, pcm24k
+from tests.audio._data import TWO_TURNS, fixture_path, speech_pcm
 
 
 def test_padding_widens_each_segment_on_both_sides_within_the_audio() -> None:
@@ -31,7 +30,7 @@ def test_zero_padding_gives_the_detectors_exact_boundaries() -> None:
 
 def test_detector_segments_are_padded_by_default_and_exact_on_request() -> None:
     detector = Detector()
-    detector.feed(pcm24k(FILE))
+    detector.feed(speech_pcm(TWO_TURNS))
     detector.flush()
     exact, padded = detector.segments(0), detector.segments()
     assert len(exact) == len(padded) >= 1
@@ -43,7 +42,7 @@ def test_detector_segments_are_padded_by_default_and_exact_on_request() -> None:
 
 
 def test_detect_cli_segment_padding_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(data_file(TEN_VAD, FILE))
+    path = str(fixture_path(TWO_TURNS))
     rows = {}
     for pad in ("0", "100"):
         assert main(["detect", path, "--output", "segments", "--no-progress", "--segment-pad-ms", pad]) == 0

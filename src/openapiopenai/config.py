@@ -79,6 +79,22 @@ class ServerSettings:
     #: uvicorn's WebSocket implementation (``websockets`` is the legacy one)
     ws_impl: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
     #: serve TLS (``wss://``) with this certificate (PEM)
+    #: input audio transcription: a faster-whisper model name (``tiny.en`` is the bundled copy,
+    #: never downloaded; other names are downloaded by faster-whisper) or a local model directory
+    transcription_model: str = "tiny.en"
+    #: transcription threads, each decoding one item at a time (0: no transcription)
+    transcription_workers: int = 1
+    #: CPU threads inside one decoding (CTranslate2 ``intra_threads``)
+    transcription_cpu_threads: int = 1
+    #: committed items waiting for a transcription worker, across sessions; past it an item
+    #: fails at once with ``transcription_queue_full``
+    transcription_queue: int = 32
+    #: transcription threads run this many nice steps below the server (Linux), so turn
+    #: detection always gets the CPU first; 0 = same priority
+    transcription_nice: int = 10
+    #: beam width of the decoder (1: greedy, the fastest)
+    transcription_beam_size: int = 1
+    #: serve TLS (``wss://``) with this certificate (PEM)
     ssl_certfile: str | None = None
     #: the private key of the certificate (PEM)
     ssl_keyfile: str | None = None

@@ -2,7 +2,10 @@
 
 It runs the very same :class:`~openapiopenai.protocol.session.Session` the server runs and
 scores its frames inline, so a file gives exactly the events a client streaming it would
-receive. Used by ``openapiopenai detect``, the evaluation harness and the tests.
+receive. Given a :class:`~openapiopenai.asr.Transcriber`, it also answers the Session's
+transcription requests inline (the server's pool does the same off its event loop), so each
+committed turn gets its ``...input_audio_transcription`` events and a transcript. Used by
+``openapiopenai detect``, the evaluation harness and the tests.
 """
 
 from __future__ import annotations
@@ -11,21 +14,27 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.audio.formats import PCM16_24K, AudioFormat
 from openapiopenai.models import RealtimeModel
+from openapiopenai.protocol import errors
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
-from openapiopenai.protocol.work import TurnEndRequest
-from openapiopenai.server.turn_end import EndOfTurnModel, analysis_audio
+from openapiopenai.protocol.work import TranscriptionRequest
+from openapiopenai.server.turn_end import EndOfTurnModel
 from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import AUTO, load_model
+
+if TYPE_CHECKING:
+    from openapiopenai.asr import Transcriber
 
 #: bytes per append when feeding whole files (the events do not depend on it)
 DEFAULT_CHUNK_MS = 1000
@@ -43,6 +52,8 @@ class Segment:
 
     start_s: float
     end_s: float
+    #: what was said in the turn, when the detector transcribes
+    text: str | None = None
 
 
 class Detector:
@@ -60,11 +71,16 @@ class Detector:
         model: str | SpeechModel = AUTO,
         input_format: AudioFormat = PCM16_24K,
         ids: IdFactory | None = None,
+        transcriber: Transcriber | None = None,
+        transcription: dict[str, object] | None = None,
         end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         self.model = load_model(model) if isinstance(model, str) else model
         self.config = config or TurnDetectionConfig()
         self.input_format = input_format
+        self.transcriber = transcriber
+        #: transcripts of the committed items, in commit order ("" when an item failed)
+        self.transcripts: dict[str, str] = {}
         semantic = isinstance(self.config, SemanticVadConfig)
         #: semantic_vad's end-of-turn model, asked synchronously (Smart Turn unless given)
         self.end_of_turn = end_of_turn
@@ -72,23 +88,30 @@ class Detector:
             from openapiopenai.vad.smart_turn import SmartTurnModel
 
             self.end_of_turn = SmartTurnModel()
-        unlimited = SessionLimits(max_buffer_bytes=2**62, max_retained_audio_bytes=0)
+        unlimited = SessionLimits(
+            max_buffer_bytes=2**62, max_retained_audio_bytes=0, max_pending_transcriptions=2**31
+        )
         self.session = Session(
             self.model,
             ids=ids or IdFactory(seed=0),
             turn_detection=self.config.vad if isinstance(self.config, SemanticVadConfig) else self.config,
             limits=unlimited,
             record_turns=True,
-            features=Features(semantic_vad=semantic),
+            features=Features(transcription=transcriber is not None, semantic_vad=semantic),
         )
         self.session.start()
-        update: dict[str, object] = {}
+        audio_input: dict[str, object] = {}
         if input_format != PCM16_24K:
-            update["format"] = {"type": input_format.ga_type}
+            audio_input["format"] = {"type": input_format.ga_type}
+        if transcriber is not None:
+            # the client's own settings ({model, language, prompt}) when given, else the engine's name
+            audio_input["transcription"] = transcription or {"model": transcriber.name}
         if isinstance(self.config, SemanticVadConfig):
-            update["turn_detection"] = {"type": "semantic_vad", "eagerness": self.config.eagerness}
-        if update:
-            self.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": update}}})
+            audio_input["turn_detection"] = {"type": "semantic_vad", "eagerness": self.config.eagerness}
+        if audio_input:
+            self.send(
+                {"type": "session.update", "session": {"type": "realtime", "audio": {"input": audio_input}}}
+            )
         self.session.drain_events()  # session.created / session.updated: not turn events
 
     def send(self, event: dict[str, object]) -> list[RealtimeModel]:
@@ -114,27 +137,67 @@ class Detector:
         while (request := self.session.frames_to_score()) is not None:
             scores = score_stream(self.model, request.frames, request.state, request.sample_rate)
             self.session.receive_scores(scores)
-            self._answer_work()
+            self._work()
+        self._work()
         return self.session.drain_events()
 
-    def _answer_work(self) -> None:
-        """End-of-turn questions answered at once, so a file's events do not depend on CPU speed."""
-        while work := [w for w in self.session.work_to_do() if isinstance(w, TurnEndRequest)]:
+    def _work(self) -> None:
+        """Answer the Session's work requests inline (the server runs them in its pools): end-of-turn
+        questions at once, so a file's events do not depend on CPU speed."""
+        while work := self.session.work_to_do():
             for request in work:
-                model = self.end_of_turn
-                p = None if model is None else model.predict(analysis_audio(request.audio))
-                self.session.receive_turn_end(request.query, p)
+                if isinstance(request, TranscriptionRequest):
+                    self._transcribe(request)
+                else:  # without an end-of-turn model, "no answer" falls back on silence
+                    model = self.end_of_turn
+                    p = None if model is None else model.predict(analysis_audio(request.audio))
+                    self.session.receive_turn_end(request.query, p)
+
+    def _transcribe(self, request: TranscriptionRequest) -> None:
+        from openapiopenai.asr import TranscriptionOptions
+
+        item = request.item_id
+        if self.transcriber is None:
+            self.session.receive_transcript_failed(item, "No transcriber.", errors.TRANSCRIPTION_FAILED)
+            return
+        from openapiopenai.asr import recent_context
+
+        context = recent_context(self.transcripts.values())
+        options = TranscriptionOptions(request.language, request.prompt, request.logprobs, context)
+        parts: list[str] = []
+        try:
+            for piece in self.transcriber.transcribe(analysis_audio(request.audio), options):
+                parts.append(piece.text)
+                wire = [dict(lp) for lp in piece.logprobs] if piece.logprobs is not None else None
+                self.session.receive_transcript_delta(item, piece.text, wire)
+        except Exception as exc:  # the item fails, the detector goes on (as in the server)
+            self.transcripts[item] = ""
+            message = f"Transcription failed: {exc}"
+            self.session.receive_transcript_failed(item, message, errors.TRANSCRIPTION_FAILED)
+            return
+        self.transcripts[item] = "".join(parts)
+        self.session.receive_transcript_done(item)
 
     def flush(self) -> list[RealtimeModel]:
         """End of input: close a turn in progress (``speech_stopped`` + commit)."""
         self.session.finish_turn()
+        self._work()
         return self.session.drain_events()
 
     def segments(self, pad_ms: int = DEFAULT_SEGMENT_PAD_MS) -> list[Segment]:
         """The turns so far as speech segments (seconds on the input timeline), each widened by
-        ``pad_ms`` on both sides within the audio heard (0: the detector's exact boundaries)."""
+        ``pad_ms`` on both sides within the audio heard (0: the detector's exact boundaries), and
+        with its transcript when the detector transcribes (turns are committed, hence
+        transcribed, in order)."""
         segments = segments_from_turns(self.session.turn_log, self.input_format.sample_rate)
-        return pad_segments(segments, pad_ms / 1000, self.session.audio_position_ms / 1000)
+        segments = pad_segments(segments, pad_ms / 1000, self.session.audio_position_ms / 1000)
+        if self.transcriber is None:
+            return segments
+        texts = list(self.transcripts.values())
+        return [
+            Segment(seg.start_s, seg.end_s, texts[i] if i < len(texts) else None)
+            for i, seg in enumerate(segments)
+        ]
 
 
 def chunked(data: bytes, size: int) -> Iterator[bytes]:

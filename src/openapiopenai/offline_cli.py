@@ -1,8 +1,11 @@
-"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV)."""
+"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV or
+JSON lines), with each turn's transcript when ``--transcribe`` is given."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import sys
 from dataclasses import dataclass, fields
@@ -27,7 +30,7 @@ _HELP = {
     "prefix_padding_ms": "audio kept before the detected onset",
     "silence_duration_ms": "silence that ends a turn",
     "idle_timeout_ms": "emit timeout_triggered after this much audio without a turn",
-    "exit_threshold": "speech ends below this; None: threshold - 0.15, at least threshold / 2",
+    "exit_threshold": "hysteresis: once speaking, speech ends below this (= threshold: no hysteresis)",
     "onset_lookback_ms": "date the onset back over rising frames (above the exit threshold) up to this long",
     "min_speech_duration_ms": "continuous speech needed before a turn starts",
     "warmup_ms": "after a reset (session start, clear, commit) the model state is fresh for this long",
@@ -36,7 +39,7 @@ _HELP = {
     "min_level_dbfs": "frames quieter than this RMS level are never speech",
 }
 #: how an unset (None) default reads in the help
-_UNSET = {"exit_threshold": "= threshold"}
+_UNSET = {"exit_threshold": "threshold - 0.15, at least threshold / 2"}
 _METAVAR = {"threshold": "P", "exit_threshold": "P", "min_level_dbfs": "DBFS"}
 
 DETECT_EXAMPLES = """\
@@ -89,11 +92,24 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--output",
-        choices=("events", "segments"),
+        choices=("events", "segments", "json"),
         default="events",
-        help="events: JSON lines of Realtime server events; segments: CSV file,start_s,end_s "
-        "(default: events)",
+        help="events: JSON lines of Realtime server events; segments: CSV file,start_s,end_s (+ text "
+        "with --transcribe); json: the segments as JSON lines (default: events)",
     )
+    parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="transcribe every turn (needs the [transcribe] extra); events then include "
+        "conversation.item.input_audio_transcription.*",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        default="tiny.en",
+        metavar="NAME_OR_PATH",
+        help="faster-whisper model name or local model directory (default: tiny.en, the bundled copy)",
+    )
+    parser.add_argument("--language", default=None, help="language hint for the transcriber (ISO-639-1)")
     parser.add_argument(
         "--input-format",
         choices=sorted(FORMATS),
@@ -230,8 +246,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--rate must be a positive number of Hz, got {args.rate}")
     config = turn_config_from_args(args)  # a bad value stops before any file is read
     model = load_model(args.backend)
+    transcriber = None
+    transcription: dict[str, object] | None = None
+    if args.transcribe:
+        from openapiopenai.asr import load_transcriber
+
+        transcriber = load_transcriber(args.transcription_model)
+        transcription = {"model": args.transcription_model}
+        if args.language:
+            transcription["language"] = args.language
+    rows = csv.writer(sys.stdout, lineterminator="\n")
     if args.output == "segments":
-        print("file,start_s,end_s")
+        rows.writerow(["file", "start_s", "end_s", *(["text"] if transcriber else [])])
     failed = 0
     for path in args.files:
         try:
@@ -243,7 +269,9 @@ def run(args: argparse.Namespace) -> int:
         for warning in loaded.warnings:
             _say("warning", path, warning)
         fmt, audio = loaded.fmt, loaded.data
-        detector = Detector(config, model=model, input_format=fmt)
+        detector = Detector(
+            config, model=model, input_format=fmt, transcriber=transcriber, transcription=transcription
+        )
         chunk = DEFAULT_CHUNK_MS * fmt.bytes_per_ms
         with tqdm(
             total=len(audio) // fmt.bytes_per_ms,
@@ -261,9 +289,15 @@ def run(args: argparse.Namespace) -> int:
         for event in detector.flush():
             if args.output == "events":
                 print(event.to_json())
-        if args.output == "segments":
-            pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
-            for segment in detector.segments(pad):
-                print(f"{path},{segment.start_s:.3f},{segment.end_s:.3f}")
+        pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
+        for segment in detector.segments(pad):
+            start, end = f"{segment.start_s:.3f}", f"{segment.end_s:.3f}"
+            if args.output == "segments":
+                rows.writerow([path, start, end, *([segment.text or ""] if transcriber else [])])
+            elif args.output == "json":
+                row: dict[str, object] = {"file": path, "start_s": float(start), "end_s": float(end)}
+                if transcriber is not None:
+                    row["text"] = segment.text or ""
+                print(json.dumps(row))
         sys.stdout.flush()  # a closed pipe shows here, not at exit
     return 1 if failed else 0

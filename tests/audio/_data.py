@@ -92,3 +92,29 @@ def shared_dataset(folder: str) -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+def data_file(folder: str, name: str) -> Path:
+    """One recording of the shared evaluation data (skips, or fails in CI, when missing)."""
+    path = shared_dataset(folder) / name
+    if not path.is_file():
+        pytest.fail(f"shared evaluation file missing: {path}")
+    return path
+
+
+def read_audio(folder: str, name: str) -> tuple[npt.NDArray[np.float32], int]:
+    """Mono float32 samples and their rate of a shared recording."""
+    samples, rate = sf.read(data_file(folder, name), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(samples[:, 0]), int(rate)
+
+
+LIBRISPEECH = "librispeech-dev"
+
+
+def reference_text(folder: str, name: str) -> str:
+    """The human transcript of one file (``transcripts.csv``: ``file,text``)."""
+    with data_file(folder, "transcripts.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["file"] == name:
+                return row["text"]
+    raise KeyError(name)

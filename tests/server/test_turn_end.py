@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient, WebSocketTestSession
 
+from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.config import ServerSettings
 from openapiopenai.protocol.work import AudioSlice, TurnEndRequest
 from openapiopenai.server.app import create_app
 from openapiopenai.server.metrics import Metrics
-from openapiopenai.server.turn_end import TurnEndWorker, analysis_audio
+from openapiopenai.server.turn_end import TurnEndWorker
 from tests.sdk import validate_ga
 from tests.server._client import b64
 from tests.synth import LoudnessModel, pcm16, silence, tone

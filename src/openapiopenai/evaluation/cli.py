@@ -75,6 +75,18 @@ def add_parser(subparsers: Any) -> None:
         help="instead: cut-offs at inserted mid-sentence pauses and end-of-turn latency, server_vad "
         "against semantic_vad, on one-sentence-per-file folders (docs/semantic-vad.md)",
     )
+    parser.add_argument(
+        "--no-wer",
+        dest="wer",
+        action="store_false",
+        help="skip the word error rate on folders with a transcripts.csv (it transcribes each file twice)",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        default="tiny.en",
+        metavar="NAME_OR_PATH",
+        help="model for the WER (default: tiny.en, the bundled copy)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_turn_options(parser)
     parser.set_defaults(func=run)
@@ -137,4 +149,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"turn settings: {config}")
         print(f"backend of 'ours': {args.backend}; appends of {args.chunk_ms} ms")
         print(table(results))
+    if args.wer:
+        from openapiopenai.evaluation.wer_cli import report_wer
+
+        return report_wer(args, config)
     return 0

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,6 +36,7 @@ from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.transcription import TranscriptionPool
 from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
@@ -62,14 +63,15 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
+        self.transcription, features = _transcription(settings, self.metrics)
         self.connections: set[Connection] = set()
         self.draining = False
         #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
         #: error naming what to install
         self.turn_end = turn_end if turn_end is not None else _turn_end_worker(settings, self.metrics)
-        self.features = Features(
-            semantic_vad=self.turn_end is not None,
-            hints=() if self.turn_end is not None else (("semantic_vad", _semantic_hint()),),
+        semantic_hint = () if self.turn_end is not None else (("semantic_vad", _semantic_hint()),)
+        self.features = replace(
+            features, semantic_vad=self.turn_end is not None, hints=(*features.hints, *semantic_hint)
         )
         # every per-session limit is a server setting of the same name (tested)
         self.limits = SessionLimits(**{f.name: getattr(settings, f.name) for f in fields(SessionLimits)})
@@ -106,6 +108,36 @@ def _semantic_hint() -> str:
     return INSTALL_HINT
 
 
+def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[TranscriptionPool | None, Features]:
+    """The transcription pool when the engine is installed and enabled, and what sessions are
+    told when it is not (the ``error`` a session asking for transcription gets)."""
+    from openapiopenai.asr import load_transcriber, unavailable_reason
+
+    if settings.transcription_workers < 1:
+        return None, Features(hints=(("transcription", "it is turned off (--transcription-workers 0)"),))
+    reason = unavailable_reason(settings.transcription_model)
+    if reason is not None:
+        log.info("input audio transcription unavailable: %s", reason)
+        return None, Features(hints=(("transcription", reason),))
+
+    def load() -> Any:
+        return load_transcriber(
+            settings.transcription_model,
+            cpu_threads=settings.transcription_cpu_threads,
+            workers=settings.transcription_workers,
+            beam_size=settings.transcription_beam_size,
+        )
+
+    pool = TranscriptionPool(
+        load,
+        workers=settings.transcription_workers,
+        queue_size=settings.transcription_queue,
+        metrics=metrics,
+        nice=settings.transcription_nice,
+    )
+    return pool, Features(transcription=True)
+
+
 async def _refuse(websocket: WebSocket, hub: Hub, refusal: Refusal) -> None:
     """Answer with an HTTP error instead of the upgrade, and count it."""
     hub.metrics.refused.labels(reason=refusal.reason).inc()
@@ -137,7 +169,15 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         created_at=int(time.time()),
         features=hub.features,
     )
-    connection = Connection(websocket, session, hub.scorer, hub.settings, hub.metrics, hub.turn_end)
+    connection = Connection(
+        websocket,
+        session,
+        hub.scorer,
+        hub.settings,
+        hub.metrics,
+        transcription=hub.transcription,
+        turn_end=hub.turn_end,
+    )
     hub.connections.add(connection)
     hub.metrics.sessions.inc()
     hub.metrics.active_sessions.inc()
@@ -183,6 +223,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await hub.scorer.start()
+        if hub.transcription is not None:
+            await hub.transcription.start()
         if hub.turn_end is not None:
             await hub.turn_end.start()
         try:
@@ -190,6 +232,8 @@ def create_app(
         finally:
             await hub.drain()
             await hub.scorer.stop()
+            if hub.transcription is not None:
+                await hub.transcription.stop()
             if hub.turn_end is not None:
                 await hub.turn_end.stop()
 

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
-from openapiopenai.audio.formats import decode
+from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.protocol.work import AudioSlice, TurnEndRequest
 
 if TYPE_CHECKING:  # the offline driver uses this module without the server's dependencies
@@ -44,19 +43,10 @@ log = logging.getLogger("openapiopenai.server")
 #: receives ``(query, probability or None)`` on the event loop
 TurnEndCallback = Callable[[int, float | None], None]
 FloatArray = npt.NDArray[np.float32]
-ANALYSIS_RATE = 16_000
 
 
 class EndOfTurnModel(Protocol):
     def predict(self, audio: FloatArray) -> float: ...
-
-
-def analysis_audio(audio: AudioSlice) -> FloatArray:
-    """The slice as 16 kHz mono float32 (decoded, resampled; noise reduction hook not yet here)."""
-    samples = decode(audio.format, audio.data)
-    if audio.format.sample_rate != ANALYSIS_RATE and len(samples):
-        samples = soxr.resample(samples, audio.format.sample_rate, ANALYSIS_RATE, "HQ")
-    return np.ascontiguousarray(samples, dtype=np.float32)
 
 
 @dataclass(slots=True)
@@ -178,4 +168,4 @@ class TurnEndWorker:
             loop.call_soon_threadsafe(done, query, probability)
 
 
-__all__ = ["TurnEndCallback", "TurnEndWorker", "analysis_audio"]
+__all__ = ["EndOfTurnModel", "TurnEndCallback", "TurnEndWorker"]

@@ -71,6 +71,11 @@ class ServerSettings:
     scorer_threads: int = 1
     #: most streams in one model call (larger batches stop getting cheaper per stream)
     max_batch: int = 128
+    #: semantic_vad: threads running end-of-turn decisions (~55 ms of one core each)
+    turn_end_threads: int = 1
+    #: semantic_vad: sessions whose question may wait; past it a question gets "no answer" at once
+    #: and the turn ends on the silence window
+    turn_end_queue: int = 16
     #: uvicorn's WebSocket implementation (``websockets`` is the legacy one)
     ws_impl: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
     #: serve TLS (``wss://``) with this certificate (PEM)

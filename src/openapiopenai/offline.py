@@ -27,7 +27,8 @@ from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.protocol.work import TranscriptionRequest
-from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.server.turn_end import EndOfTurnModel
+from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import AUTO, load_model
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 #: append size when feeding whole files (the events do not depend on it): 8192 ms is 256 Silero
 #: frames, one block-graph call (``SileroModel.block_frames``); 1000 ms appends ran ~1.5x slower
 DEFAULT_CHUNK_MS = 8192
+#: semantic_vad: audio per step when feeding, so each question is answered where it was asked
+SEMANTIC_STEP_MS = 10
 #: Padding on each side of a segment for people (:meth:`Detector.segments`, ``detect --output
 #: segments``), like Silero's ``speech_pad_ms``; wire events keep their own rules. 30 ms was best
 #: on precisely labelled speech and helps on coarse labels (``docs/evaluation-results.md``).
@@ -64,13 +67,14 @@ class Detector:
 
     def __init__(
         self,
-        config: TurnDetectionConfig | None = None,
+        config: TurnDetectionConfig | SemanticVadConfig | None = None,
         *,
         model: str | SpeechModel = AUTO,
         input_format: AudioFormat = PCM16_24K,
         ids: IdFactory | None = None,
         transcriber: Transcriber | None = None,
         transcription: dict[str, object] | None = None,
+        end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         self.model = load_model(model) if isinstance(model, str) else model
         self.config = config or TurnDetectionConfig()
@@ -78,16 +82,23 @@ class Detector:
         self.transcriber = transcriber
         #: transcripts of the committed items, in commit order ("" when an item failed)
         self.transcripts: dict[str, str] = {}
+        semantic = isinstance(self.config, SemanticVadConfig)
+        #: semantic_vad's end-of-turn model, asked synchronously (Smart Turn unless given)
+        self.end_of_turn = end_of_turn
+        if semantic and end_of_turn is None:
+            from openapiopenai.vad.smart_turn import SmartTurnModel
+
+            self.end_of_turn = SmartTurnModel()
         unlimited = SessionLimits(
             max_buffer_bytes=2**62, max_retained_audio_bytes=0, max_pending_transcriptions=2**31
         )
         self.session = Session(
             self.model,
             ids=ids or IdFactory(seed=0),
-            turn_detection=self.config,
+            turn_detection=self.config.vad if isinstance(self.config, SemanticVadConfig) else self.config,
             limits=unlimited,
             record_turns=True,
-            features=Features(transcription=transcriber is not None),
+            features=Features(transcription=transcriber is not None, semantic_vad=semantic),
         )
         self.session.start()
         audio_input: dict[str, object] = {}
@@ -96,6 +107,8 @@ class Detector:
         if transcriber is not None:
             # the client's own settings ({model, language, prompt}) when given, else the engine's name
             audio_input["transcription"] = transcription or {"model": transcriber.name}
+        if isinstance(self.config, SemanticVadConfig):
+            audio_input["turn_detection"] = {"type": "semantic_vad", "eagerness": self.config.eagerness}
         if audio_input:
             self.send(
                 {"type": "session.update", "session": {"type": "realtime", "audio": {"input": audio_input}}}
@@ -108,9 +121,18 @@ class Detector:
         return self._score()
 
     def feed(self, audio: bytes) -> list[RealtimeModel]:
-        """Append raw audio in the input format; returns the events it caused."""
-        self.session.receive_audio(audio)
-        return self._score()
+        """Append raw audio in the input format; returns the events it caused.
+
+        With semantic_vad the audio goes in 10 ms at a time, each question answered before the
+        next piece, as if the model answered instantly: the events do not depend on chunking."""
+        if self.end_of_turn is None:
+            self.session.receive_audio(audio)
+            return self._score()
+        events: list[RealtimeModel] = []
+        for piece in chunked(audio, SEMANTIC_STEP_MS * self.input_format.bytes_per_ms):
+            self.session.receive_audio(piece)
+            events += self._score()
+        return events
 
     def _score(self) -> list[RealtimeModel]:
         while (request := self.session.frames_to_score()) is not None:
@@ -121,13 +143,16 @@ class Detector:
         return self.session.drain_events()
 
     def _work(self) -> None:
-        """Answer the Session's work requests inline (the server runs them in its pools)."""
+        """Answer the Session's work requests inline (the server runs them in its pools): end-of-turn
+        questions at once, so a file's events do not depend on CPU speed."""
         while work := self.session.work_to_do():
             for request in work:
                 if isinstance(request, TranscriptionRequest):
                     self._transcribe(request)
-                else:  # no end-of-turn model offline: "no answer" falls back on silence
-                    self.session.receive_turn_end(request.query, None)
+                else:  # without an end-of-turn model, "no answer" falls back on silence
+                    model = self.end_of_turn
+                    p = None if model is None else model.predict(analysis_audio(request.audio))
+                    self.session.receive_turn_end(request.query, p)
 
     def _transcribe(self, request: TranscriptionRequest) -> None:
         from openapiopenai.asr import TranscriptionOptions

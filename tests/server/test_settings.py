@@ -40,6 +40,13 @@ def test_every_session_limit_is_a_serve_setting_that_reaches_the_sessions() -> N
         assert getattr(hub.limits, field.name) == getattr(settings, field.name), field.name
 
 
+def test_turn_end_flags_reach_the_semantic_vad_worker() -> None:
+    settings = parse("--turn-end-threads", "2", "--turn-end-queue", "5")
+    hub = Hub(settings, LoudnessModel())
+    assert hub.turn_end is not None and hub.features.semantic_vad
+    assert (hub.turn_end.threads, hub.turn_end.max_queue) == (2, 5)
+
+
 def other_value(name: str, value: object, choices: tuple[str, ...]) -> tuple[str | None, object]:
     """A value different from the default, as a flag argument (None: a switch) and as parsed."""
     if isinstance(value, bool):

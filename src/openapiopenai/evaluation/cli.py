@@ -70,6 +70,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
     parser.add_argument(
+        "--turn-taking",
+        action="store_true",
+        help="instead: cut-offs at inserted mid-sentence pauses and end-of-turn latency, server_vad "
+        "against semantic_vad, on one-sentence-per-file folders (docs/semantic-vad.md)",
+    )
+    parser.add_argument(
         "--no-wer",
         dest="wer",
         action="store_false",
@@ -87,6 +93,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "turn_taking", False):
+        from openapiopenai.evaluation.turn_taking import main as turn_taking_main
+
+        return turn_taking_main(args.folders, args.limit_files, as_json=args.json)
     from tqdm import tqdm
 
     from openapiopenai.evaluation.datasets import load_dataset

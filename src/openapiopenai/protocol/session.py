@@ -57,9 +57,16 @@ from openapiopenai.protocol.config import Dialect, Features, InputConfig, Sessio
 from openapiopenai.protocol.conversation import Conversation, Item
 from openapiopenai.protocol.dialects import BetaDialect, GaDialect
 from openapiopenai.protocol.ids import IdFactory
-from openapiopenai.protocol.work import AudioSlice, TranscriptionRequest, TurnEndRequest, WorkRequest
-from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.protocol.work import (
+    TURN_END_WINDOW_MS,
+    AudioSlice,
+    TranscriptionRequest,
+    TurnEndRequest,
+    WorkRequest,
+)
+from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import IdleTimeout, SpeechStarted, SpeechStopped, TurnDetector, TurnEvent
+from openapiopenai.turns.semantic import SemanticEvent, SemanticTurnDetector, TurnEndQuery
 from openapiopenai.turns.timeline import ms_to_samples, samples_to_ms
 from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState
 
@@ -354,6 +361,11 @@ class Session:
         return [event.to_json() for event in self.drain_events()]
 
     @property
+    def pending_turn_end(self) -> int | None:
+        """The end-of-turn query the detector waits for, if any: other questions may be dropped."""
+        return getattr(self._detector, "pending_query", None)
+
+    @property
     def turn_in_progress(self) -> bool:
         return self._pending_item is not None
 
@@ -507,11 +519,18 @@ class Session:
         self._buffer = AudioBuffer(fmt.bytes_per_sample, start=self._total_bytes // fmt.bytes_per_sample)
         self._pipeline = AudioPipeline(fmt, self._model_rate, frame)
         self._stream_state = self._model.new_state(self._model_rate)
-        self._detector = TurnDetector(
+        self._detector = self._new_detector()
+
+    def _new_detector(self) -> TurnDetector | SemanticTurnDetector:
+        """``semantic_vad`` or ``server_vad`` rules, starting at the buffer's end."""
+        td, rate, origin = self.config.turn_detection, self._format.sample_rate, self._buffer.end
+        if isinstance(td, SemanticVadConfig):
+            return SemanticTurnDetector(td, sample_rate=rate, frame_length=self._frame_length, origin=origin)
+        return TurnDetector(
             self.config.server_vad or self._default_td,
-            sample_rate=fmt.sample_rate,
-            frame_length=frame_length,
-            origin=self._buffer.end,
+            sample_rate=rate,
+            frame_length=self._frame_length,
+            origin=origin,
         )
 
     def _restart_detection(self) -> None:
@@ -598,7 +617,14 @@ class Session:
     def _ms(self, position: int) -> int:
         return self._ms_base + samples_to_ms(position, self._format.sample_rate)
 
-    def _on_turn_event(self, turn_event: TurnEvent) -> None:
+    def _on_turn_event(self, turn_event: SemanticEvent) -> None:
+        if isinstance(turn_event, TurnEndQuery):
+            start = max(
+                turn_event.start, turn_event.end - ms_to_samples(TURN_END_WINDOW_MS, self._format.sample_rate)
+            )
+            audio = self._analysis_slice(self._buffer.peek(start, turn_event.end))
+            self._turn_end_requests.append(TurnEndRequest(turn_event.query, audio))
+            return
         if self._record_turns:
             self.turn_log.append(turn_event)
         if isinstance(turn_event, SpeechStarted):
@@ -765,7 +791,13 @@ class Session:
             self._pending_item = None
         elif (config.turn_detection is None) != (old.turn_detection is None):
             self._restart_detection()
-        if config.server_vad is not None:
+        td = config.turn_detection
+        if isinstance(td, SemanticVadConfig) and isinstance(self._detector, SemanticTurnDetector):
+            self._detector.configure(td)
+        elif isinstance(td, SemanticVadConfig) or isinstance(self._detector, SemanticTurnDetector):
+            self._detector = self._new_detector()  # the rule changed: a turn in progress starts over
+            self._restart_detection()
+        elif config.server_vad is not None:
             self._detector.configure(config.server_vad)
         self._emit(events.session_updated(self._ids, self._dialect, self._session_object(), kind))
 

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
+from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
@@ -36,6 +37,7 @@ from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
 from openapiopenai.server.transcription import TranscriptionPool
+from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
@@ -48,7 +50,9 @@ STATIC_DIR = Path(__file__).with_name("static")
 class Hub:
     """What the app shares across connections: settings, model, scorer, metrics, live sessions."""
 
-    def __init__(self, settings: ServerSettings, model: SpeechModel) -> None:
+    def __init__(
+        self, settings: ServerSettings, model: SpeechModel, turn_end: TurnEndWorker | None = None
+    ) -> None:
         self.settings = settings
         self.model = model
         self.metrics = Metrics()
@@ -59,9 +63,16 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
-        self.transcription, self.features = _transcription(settings, self.metrics)
+        self.transcription, features = _transcription(settings, self.metrics)
         self.connections: set[Connection] = set()
         self.draining = False
+        #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
+        #: error naming what to install
+        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(settings, self.metrics)
+        semantic_hint = () if self.turn_end is not None else (("semantic_vad", _semantic_hint()),)
+        self.features = replace(
+            features, semantic_vad=self.turn_end is not None, hints=(*features.hints, *semantic_hint)
+        )
         # every per-session limit is a server setting of the same name (tested)
         self.limits = SessionLimits(**{f.name: getattr(settings, f.name) for f in fields(SessionLimits)})
 
@@ -73,6 +84,28 @@ class Hub:
             # each shutdown returns once its socket is closed; past the grace period, uvicorn's own
             # shutdown closes whatever is left (1012)
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+
+
+def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorker | None:
+    """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
+    from openapiopenai.vad.smart_turn import SmartTurnModel
+
+    try:
+        return TurnEndWorker(
+            SmartTurnModel(),
+            metrics=metrics,
+            threads=settings.turn_end_threads,
+            max_queue=settings.turn_end_queue,
+        )
+    except ModelLoadError as exc:
+        log.info("semantic_vad unavailable: %s", exc)
+        return None
+
+
+def _semantic_hint() -> str:
+    from openapiopenai.vad.smart_turn import INSTALL_HINT
+
+    return INSTALL_HINT
 
 
 def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[TranscriptionPool | None, Features]:
@@ -137,7 +170,13 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         features=hub.features,
     )
     connection = Connection(
-        websocket, session, hub.scorer, hub.settings, hub.metrics, transcription=hub.transcription
+        websocket,
+        session,
+        hub.scorer,
+        hub.settings,
+        hub.metrics,
+        transcription=hub.transcription,
+        turn_end=hub.turn_end,
     )
     hub.connections.add(connection)
     hub.metrics.sessions.inc()
@@ -171,21 +210,28 @@ async def metrics(request: Request) -> Response:
     return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_app(settings: ServerSettings | None = None, model: SpeechModel | None = None) -> Starlette:
-    """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere)."""
+def create_app(
+    settings: ServerSettings | None = None,
+    model: SpeechModel | None = None,
+    turn_end: TurnEndWorker | None = None,
+) -> Starlette:
+    """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere).
+    ``turn_end``: semantic_vad's worker (default: Smart Turn, when the extra is installed)."""
     settings = settings or ServerSettings()
     model = model or load_model(settings.backend)
     warm = getattr(model, "batch_session", None)  # build Silero's batch graph now, not in a first request
     if warm is not None:
         for rate in model.supported_rates():
             warm(rate)
-    hub = Hub(settings, model)
+    hub = Hub(settings, model, turn_end)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await hub.scorer.start()
         if hub.transcription is not None:
             await hub.transcription.start()
+        if hub.turn_end is not None:
+            await hub.turn_end.start()
         try:
             yield {}
         finally:
@@ -193,6 +239,8 @@ def create_app(settings: ServerSettings | None = None, model: SpeechModel | None
             await hub.scorer.stop()
             if hub.transcription is not None:
                 await hub.transcription.stop()
+            if hub.turn_end is not None:
+                await hub.turn_end.stop()
 
     app = Starlette(
         routes=[

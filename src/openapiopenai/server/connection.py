@@ -44,6 +44,7 @@ from openapiopenai.server.codes import Close
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
 from openapiopenai.server.transcription import TranscriptionJob, TranscriptionPool
+from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import FloatArray
 
 log = logging.getLogger("openapiopenai.server")
@@ -80,8 +81,12 @@ class Connection:
         metrics: Metrics,
         *,
         transcription: TranscriptionPool | None = None,
+        turn_end: TurnEndWorker | None = None,
     ) -> None:
         self.websocket = websocket
+        self.turn_end = turn_end
+        #: an end-of-turn question of this session may be waiting in ``turn_end``
+        self._asked = False
         self.session = session
         self.scorer = scorer
         self.settings = settings
@@ -127,6 +132,8 @@ class Connection:
             if self._job is not None:
                 self._job.cancel()
             self.session.drain_events()
+            if self.turn_end is not None:
+                self.turn_end.forget(self)
             self.finished.set()
 
     async def shutdown(self) -> None:
@@ -204,6 +211,10 @@ class Connection:
             self._idle.set()
             self._pump()
             self._dispatch_work()
+            if self._asked and self.turn_end is not None:
+                # the speaker resumed: drop the question nobody waits for any more
+                self._asked = self.session.pending_turn_end is not None
+                self.turn_end.retain(self, self.session.pending_turn_end)
         except Exception:  # a bug must end this session only, never leave it waiting forever
             log.exception("session %s failed on its scores", self.session.id)
             self._begin_close(Close.INTERNAL_ERROR, "internal error")
@@ -224,11 +235,27 @@ class Connection:
                 self._request_turn_end(request)
 
     def _request_turn_end(self, request: TurnEndRequest) -> None:
-        """Dispatch point for the end-of-turn model (semantic_vad). Until the shell has one,
+        """semantic_vad's question to the end-of-turn worker (``server/turn_end.py``). Without one,
         sessions cannot enable semantic_vad (``Features``); should a query come anyway, it is
-        answered "no answer", which falls back on the silence timeout."""
-        self.session.receive_turn_end(request.query, None)
-        self._flush(None)
+        answered "no answer", which falls back on the silence window."""
+        if self.turn_end is None:
+            self.session.receive_turn_end(request.query, None)
+            self._flush(None)
+            return
+        self._asked = True
+        self.turn_end.submit(self, request, self._on_turn_end)
+
+    def _on_turn_end(self, query: int, probability: float | None) -> None:
+        """The end-of-turn worker's answer, on the event loop."""
+        if self.finished.is_set() or self._closing.is_set():
+            return
+        try:
+            self.session.receive_turn_end(query, probability)
+            self._flush(None)
+            self._dispatch_work()
+        except Exception:  # a bug must end this session only
+            log.exception("session %s failed on an end-of-turn answer", self.session.id)
+            self._begin_close(Close.INTERNAL_ERROR, "internal error")
 
     def _transcribe(self, request: TranscriptionRequest) -> None:
         item = request.item_id

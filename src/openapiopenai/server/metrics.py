@@ -60,6 +60,25 @@ class Metrics:
             registry=r,
         )
         self.errors = Counter("openapiopenai_errors", "error events sent, by code", ["code"], registry=r)
+        # semantic_vad (server/turn_end.py)
+        self.turn_end_decisions = Counter(
+            "openapiopenai_turn_end_decisions", "End-of-turn model decisions run", registry=r
+        )
+        self.turn_end_seconds = Histogram(
+            "openapiopenai_turn_end_seconds",
+            "End-of-turn model time per decision",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.turn_end_fallbacks = Counter(
+            "openapiopenai_turn_end_fallbacks",
+            "End-of-turn questions answered 'no answer' (the turn ends on silence), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.turn_end_dropped = Counter(
+            "openapiopenai_turn_end_dropped", "End-of-turn questions dropped: the speaker resumed", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

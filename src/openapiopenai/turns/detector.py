@@ -48,7 +48,8 @@ from typing import Literal
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.timeline import ms_to_samples
 
-StopReason = Literal["silence", "max_duration", "end_of_stream"]
+#: ``model`` and ``max_wait`` are ``semantic_vad``'s (turns/semantic.py)
+StopReason = Literal["silence", "max_duration", "end_of_stream", "model", "max_wait"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.protocol.work import TranscriptionRequest
-from openapiopenai.server.turn_end import EndOfTurnModel
 from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
@@ -35,6 +34,7 @@ from openapiopenai.vad.registry import AUTO, load_model
 
 if TYPE_CHECKING:
     from openapiopenai.asr import Transcriber
+    from openapiopenai.server.turn_end import EndOfTurnModel
 
 #: append size when feeding whole files (the events do not depend on it): 8192 ms is 256 Silero
 #: frames, one block-graph call (``SileroModel.block_frames``); 1000 ms appends ran ~1.5x slower

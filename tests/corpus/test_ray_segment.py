@@ -10,7 +10,7 @@ from openapiopenai.cli import main
 from openapiopenai.corpus.files import detect_file, expand_inputs
 from tests.audio._data import AMI, TEN_VAD, data_file
 
-ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
+ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed (the dev extra includes it)")
 pq = pytest.importorskip("pyarrow.parquet")
 
 pytestmark = [

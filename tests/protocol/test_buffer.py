@@ -54,3 +54,12 @@ def test_a_turn_is_cut_out_of_the_appends_it_spans() -> None:
     assert buffer.partial == b"\x05" and buffer.end == 4
     buffer.append(b"\x00")
     assert buffer.take_all() == b"\x04\x00\x05\x00" and len(buffer) == 0
+
+
+def test_peek_copies_a_range_clamped_to_the_buffer_and_leaves_it() -> None:
+    buffer = AudioBuffer(2, start=10)
+    buffer.append(bytes(range(8)))  # samples 10..13
+    assert buffer.peek(11, 13) == bytes(range(2, 6))
+    assert buffer.peek(0, 100) == bytes(range(8))
+    assert buffer.peek(13, 11) == b"" and buffer.peek(20, 30) == b""
+    assert len(buffer) == 8

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ class Recording:
 
     inner: Transcriber
     options: list[TranscriptionOptions] = field(default_factory=list)
+    #: the OS priority (nice) of the thread each call ran on
+    nice: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -45,6 +49,7 @@ class Recording:
 
     def transcribe(self, audio: np.ndarray, options: TranscriptionOptions) -> Iterator[TextPiece]:
         self.options.append(options)
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return self.inner.transcribe(audio, options)
 
 
@@ -132,6 +137,15 @@ async def test_language_and_prompt_reach_the_model(pool: TranscriptionPool) -> N
     pool.submit(request(), *submit_with_context.callbacks(), context="Earlier words.")  # type: ignore[arg-type]
     await asyncio.wait_for(submit_with_context.finished.wait(), 60)
     assert recording.options[-1].context == "Earlier words."
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+async def test_workers_run_below_the_event_loop_priority(pool: TranscriptionPool) -> None:
+    outcome = submit(pool, request())
+    await asyncio.wait_for(outcome.finished.wait(), 60)
+    recording = pool._transcriber
+    assert isinstance(recording, Recording)
+    assert recording.nice[-1] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + pool.nice) > 0
 
 
 async def test_a_full_queue_fails_at_once_and_the_accepted_items_complete(pool: TranscriptionPool) -> None:

@@ -30,13 +30,17 @@ from openapiopenai.protocol.work import TranscriptionRequest
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
-from openapiopenai.vad.registry import load_model
+from openapiopenai.vad.registry import AUTO, load_model
 
 if TYPE_CHECKING:
     from openapiopenai.asr import Transcriber
 
 #: bytes per append when feeding whole files (the events do not depend on it)
 DEFAULT_CHUNK_MS = 1000
+#: Padding on each side of a segment for people (:meth:`Detector.segments`, ``detect --output
+#: segments``), like Silero's ``speech_pad_ms``; wire events keep their own rules. 30 ms was best
+#: on precisely labelled speech and helps on coarse labels (``docs/evaluation-results.md``).
+DEFAULT_SEGMENT_PAD_MS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,7 @@ class Detector:
         self,
         config: TurnDetectionConfig | None = None,
         *,
-        model: str | SpeechModel = "auto",
+        model: str | SpeechModel = AUTO,
         input_format: AudioFormat = PCM16_24K,
         ids: IdFactory | None = None,
         transcriber: Transcriber | None = None,
@@ -155,16 +159,19 @@ class Detector:
         self._work()
         return self.session.drain_events()
 
-    def segments(self) -> list[Segment]:
-        """The turns so far as speech segments (seconds on the input timeline), each with its
-        transcript when the detector transcribes (turns are committed, hence transcribed, in order)."""
+    def segments(self, pad_ms: int = DEFAULT_SEGMENT_PAD_MS) -> list[Segment]:
+        """The turns so far as speech segments (seconds on the input timeline), each widened by
+        ``pad_ms`` on both sides within the audio heard (0: the detector's exact boundaries), and
+        with its transcript when the detector transcribes (turns are committed, hence
+        transcribed, in order)."""
         segments = segments_from_turns(self.session.turn_log, self.input_format.sample_rate)
+        padded = pad_segments(segments, pad_ms / 1000, self.session.audio_position_ms / 1000)
         if self.transcriber is None:
-            return segments
+            return padded
         texts = list(self.transcripts.values())
         return [
             Segment(seg.start_s, seg.end_s, texts[i] if i < len(texts) else None)
-            for i, seg in enumerate(segments)
+            for i, seg in enumerate(padded)
         ]
 
 
@@ -177,7 +184,7 @@ def detect_bytes(
     audio: bytes,
     config: TurnDetectionConfig | None = None,
     *,
-    model: str | SpeechModel = "auto",
+    model: str | SpeechModel = AUTO,
     input_format: AudioFormat = PCM16_24K,
     chunk_ms: int = DEFAULT_CHUNK_MS,
 ) -> list[RealtimeModel]:
@@ -201,6 +208,21 @@ def segments_from_turns(turns: Iterable[TurnEvent], sample_rate: int) -> list[Se
             segments.append(Segment(onset / sample_rate, turn.speech_end / sample_rate))
             onset = None
     return segments
+
+
+def pad_segments(segments: list[Segment], pad_s: float, end_s: float) -> list[Segment]:
+    """Each segment widened by ``pad_s`` on both sides, within ``[0, end_s]``; where two padded
+    segments would overlap, the gap between them is split at its middle (as Silero does)."""
+    out: list[Segment] = []
+    for i, segment in enumerate(segments):
+        start = max(0.0, segment.start_s - pad_s)
+        end = min(end_s, segment.end_s + pad_s) if end_s > segment.end_s else segment.end_s
+        if i and start < out[-1].end_s:
+            middle = (segments[i - 1].end_s + segment.start_s) / 2
+            out[-1] = Segment(out[-1].start_s, max(middle, segments[i - 1].end_s))
+            start = min(middle, segment.start_s)
+        out.append(Segment(start, end))
+    return out
 
 
 def read_audio(path: str | Path, sample_rate: int) -> npt.NDArray[np.float32]:

@@ -1,29 +1,54 @@
-"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV or
-JSON lines), with each turn's transcript when ``--transcribe`` is given."""
+"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV)."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import sys
-from dataclasses import fields
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
+from openapiopenai.exceptions import ConfigError
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO, available_models
 
+if TYPE_CHECKING:
+    from openapiopenai.audio.formats import AudioFormat
+
+#: ``--input-format`` names -> wire formats
 FORMATS = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma"}
+#: headerless audio recognised by its extension (any file with ``--raw``): its encoding
+RAW_EXTENSIONS = {".pcm": "pcm", ".ulaw": "pcmu", ".mulaw": "pcmu", ".alaw": "pcma"}
+#: what a closed stdout (``| head``) exits with: 128 + SIGPIPE, as a tool killed by it would
+BROKEN_PIPE_EXIT = 141
 
 _HELP = {
     "threshold": "speech probability that starts a turn",
     "prefix_padding_ms": "audio kept before the detected onset",
     "silence_duration_ms": "silence that ends a turn",
     "idle_timeout_ms": "emit timeout_triggered after this much audio without a turn",
-    "exit_threshold": "hysteresis: probability below which speech ends (default: = threshold)",
+    "exit_threshold": "hysteresis: once speaking, speech ends below this (= threshold: no hysteresis)",
+    "onset_lookback_ms": "date the onset back over rising frames (above the exit threshold) up to this long",
     "min_speech_duration_ms": "continuous speech needed before a turn starts",
+    "warmup_ms": "after a reset (session start, clear, commit) the model state is fresh for this long",
+    "warmup_min_speech_ms": "continuous speech needed before a turn starts during the warm-up",
     "max_speech_duration_ms": "force the end of a turn after this long",
     "min_level_dbfs": "frames quieter than this RMS level are never speech",
 }
+#: how an unset (None) default reads in the help
+_UNSET = {"exit_threshold": "threshold - 0.15, at least threshold / 2"}
+_METAVAR = {"threshold": "P", "exit_threshold": "P", "min_level_dbfs": "DBFS"}
+
+DETECT_EXAMPLES = """\
+examples:
+  openapiopenai detect talk.wav                      Realtime events as JSON lines
+  openapiopenai detect *.flac --output segments      CSV: file,start_s,end_s
+  openapiopenai detect call.ulaw                     raw G.711 mu-law 8 kHz, by extension
+  openapiopenai detect --raw --rate 16000 rec.bin    raw PCM16 LE at 16 kHz
+  openapiopenai detect call.wav --input-format pcmu --silence-duration-ms 300
+"""
 
 
 def add_turn_options(parser: argparse.ArgumentParser) -> None:
@@ -33,11 +58,13 @@ def add_turn_options(parser: argparse.ArgumentParser) -> None:
     for field in fields(TurnDetectionConfig):
         default = getattr(defaults, field.name)
         kind = float if field.name in ("threshold", "exit_threshold", "min_level_dbfs") else int
+        shown = _UNSET.get(field.name, "off") if default is None else default
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             type=kind,
             default=default,
-            help=f"{_HELP[field.name]} (default: {default})",
+            metavar=_METAVAR.get(field.name, "MS"),
+            help=f"{_HELP[field.name]} (default: {shown})",
         )
 
 
@@ -49,16 +76,25 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "detect",
         help="run turn detection on audio files",
-        description="Stream audio files through the server_vad engine, as a Realtime client would, and "
-        "print the server events as JSON lines or the speech segments as CSV.",
+        description="Stream audio files through the server_vad engine, as a Realtime client would,\n"
+        "and print the server events as JSON lines or the speech segments as CSV.\n"
+        "A file that cannot be read gets one line on stderr and the others are still\n"
+        "processed; the exit code is then 1.",
+        epilog=DETECT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="wav/flac/ogg at any sample rate")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="wav/flac/ogg at any sample rate, or headerless .pcm (PCM16 LE), .ulaw, .alaw",
+    )
     parser.add_argument(
         "--output",
         choices=("events", "segments", "json"),
         default="events",
-        help="JSON lines of Realtime events; segments as CSV file,start_s,end_s (+ text with "
-        "--transcribe); or segments as JSON lines (default: events)",
+        help="events: JSON lines of Realtime server events; segments: CSV file,start_s,end_s "
+        "(+ text with --transcribe); json: the segments as JSON lines (default: events)",
     )
     parser.add_argument(
         "--transcribe",
@@ -76,30 +112,139 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--input-format",
         choices=sorted(FORMATS),
-        default="pcm",
-        help="wire format the audio is streamed in: pcm (24 kHz PCM16), pcmu, pcma (8 kHz G.711)",
+        default=None,
+        help="wire format the audio is streamed in: pcm (PCM16 24 kHz), pcmu or pcma (G.711 8 kHz); "
+        "with --raw also the files' encoding (default: pcm; for .ulaw/.alaw files their own)",
     )
-    parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="every FILE is headerless audio in --input-format's encoding at --rate",
+    )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="sample rate of headerless files (default: 24000 for pcm, 8000 for pcmu/pcma)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=[AUTO, *available_models()],
+        default=AUTO,
+        help=f"speech model; auto = {available_models()[0]} (default: {AUTO})",
+    )
+    parser.add_argument(
+        "--segment-pad-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="padding each side of a segment (--output segments) (default: 30, Silero's speech_pad_ms)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar on stderr")
     add_turn_options(parser)
     parser.set_defaults(func=run)
 
 
-def encode_for_wire(path: str, input_format: str) -> tuple[Any, bytes]:
-    """A file as the bytes a client would stream in ``input_format``."""
+class InputError(Exception):
+    """A file that cannot be used; the message is the reason, without the file's name."""
+
+
+@dataclass(frozen=True, slots=True)
+class WireAudio:
+    """One file as a client would stream it."""
+
+    fmt: AudioFormat
+    data: bytes
+    warnings: tuple[str, ...] = ()
+
+
+def _raw_encoding(path: str, args: argparse.Namespace) -> str | None:
+    """The encoding of a headerless file (``pcm``/``pcmu``/``pcma``), or None for a headered one."""
+    by_extension = RAW_EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    if by_extension is not None:
+        return by_extension
+    if args.raw:
+        return str(args.input_format or "pcm")
+    return None
+
+
+def load_for_wire(path: str, args: argparse.Namespace) -> WireAudio:
+    """A file as the bytes a client would stream; raises InputError with the reason it cannot."""
+    import numpy as np
+
     from openapiopenai.audio import formats
     from openapiopenai.offline import read_audio
 
-    fmt = formats.from_ga(FORMATS[input_format], None)
-    return fmt, formats.encode(fmt, read_audio(path, fmt.sample_rate))
+    if os.path.isdir(path):
+        raise InputError("is a directory")
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise InputError(_reason(exc)) from None
+    encoding = _raw_encoding(path, args)
+    wire = formats.from_ga(FORMATS[args.input_format or encoding or "pcm"])
+    warnings: list[str] = []
+    if size == 0:
+        return WireAudio(wire, b"", ("empty file (0 bytes): no audio to detect turns in",))
+    if encoding is not None:
+        source = formats.from_ga(FORMATS[encoding])
+        rate = args.rate or source.sample_rate
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise InputError(_reason(exc)) from None
+        extra = len(data) % source.bytes_per_sample
+        if extra:
+            warnings.append(f"ignored the last {extra} byte(s): not a whole {source.beta_name} sample")
+            data = data[: len(data) - extra]
+        if source is wire and rate == wire.sample_rate:
+            audio = data  # streamed exactly as stored
+        else:
+            import soxr
+
+            samples = formats.decode(source, data)
+            if rate != wire.sample_rate:
+                samples = soxr.resample(samples, rate, wire.sample_rate).astype(np.float32)
+            audio = formats.encode(wire, samples)
+    else:
+        if args.rate is not None:
+            warnings.append(f"--rate {args.rate} ignored: the file's header gives its rate")
+        try:
+            audio = formats.encode(wire, read_audio(path, wire.sample_rate))
+        except OSError as exc:
+            raise InputError(_reason(exc)) from None
+        except RuntimeError as exc:  # soundfile.LibsndfileError: not audio, or damaged
+            detail = str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
+            raise InputError(
+                f"not an audio file soundfile can read ({detail}); headerless audio needs --raw or "
+                "a .pcm/.ulaw/.alaw name"
+            ) from None
+    if not audio:
+        warnings.append("0 seconds of audio: no turns to detect")
+    return WireAudio(wire, audio, tuple(warnings))
+
+
+def _reason(exc: OSError) -> str:
+    """``No such file or directory`` -> ``no such file or directory`` (the name is said already)."""
+    return exc.strerror.lower() if exc.strerror else str(exc)
+
+
+def _say(kind: str, path: str, reason: str) -> None:
+    print(f"openapiopenai detect: {kind}: {path}: {reason}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, chunked
+    from openapiopenai.offline import DEFAULT_CHUNK_MS, DEFAULT_SEGMENT_PAD_MS, Detector, chunked
+    from openapiopenai.vad.registry import load_model
 
-    config = turn_config_from_args(args)
+    if args.rate is not None and args.rate <= 0:
+        raise ConfigError(f"--rate must be a positive number of Hz, got {args.rate}")
+    config = turn_config_from_args(args)  # a bad value stops before any file is read
+    model = load_model(args.backend)
     transcriber = None
     transcription: dict[str, object] | None = None
     if args.transcribe:
@@ -112,10 +257,19 @@ def run(args: argparse.Namespace) -> int:
     rows = csv.writer(sys.stdout, lineterminator="\n")
     if args.output == "segments":
         rows.writerow(["file", "start_s", "end_s", *(["text"] if transcriber else [])])
+    failed = 0
     for path in args.files:
-        fmt, audio = encode_for_wire(path, args.input_format)
+        try:
+            loaded = load_for_wire(path, args)
+        except InputError as exc:
+            _say("error", path, str(exc))
+            failed += 1
+            continue
+        for warning in loaded.warnings:
+            _say("warning", path, warning)
+        fmt, audio = loaded.fmt, loaded.data
         detector = Detector(
-            config, model=args.backend, input_format=fmt, transcriber=transcriber, transcription=transcription
+            config, model=model, input_format=fmt, transcriber=transcriber, transcription=transcription
         )
         chunk = DEFAULT_CHUNK_MS * fmt.bytes_per_ms
         with tqdm(
@@ -134,13 +288,15 @@ def run(args: argparse.Namespace) -> int:
         for event in detector.flush():
             if args.output == "events":
                 print(event.to_json())
-        for segment in detector.segments():
+        pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
+        for segment in detector.segments(pad) if args.output != "events" else []:
             start, end = f"{segment.start_s:.3f}", f"{segment.end_s:.3f}"
             if args.output == "segments":
                 rows.writerow([path, start, end, *([segment.text or ""] if transcriber else [])])
-            elif args.output == "json":
+            else:
                 row: dict[str, object] = {"file": path, "start_s": float(start), "end_s": float(end)}
                 if transcriber is not None:
                     row["text"] = segment.text or ""
                 print(json.dumps(row))
-    return 0
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+    return 1 if failed else 0

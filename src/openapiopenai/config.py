@@ -73,6 +73,7 @@ class ServerSettings:
     max_batch: int = 128
     #: uvicorn's WebSocket implementation (``websockets`` is the legacy one)
     ws_impl: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
+    #: serve TLS (``wss://``) with this certificate (PEM)
     #: input audio transcription: a faster-whisper model name (``tiny.en`` is the bundled copy,
     #: never downloaded; other names are downloaded by faster-whisper) or a local model directory
     transcription_model: str = "tiny.en"

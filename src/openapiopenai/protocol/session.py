@@ -37,12 +37,13 @@ the events around it, and the session goes on. Only a bug in this module raises 
 from __future__ import annotations
 
 import binascii
-import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_type
 
 import numpy as np
+import orjson
+import pybase64
 import pydantic
 
 from openapiopenai.audio.formats import AudioFormat
@@ -63,6 +64,10 @@ from openapiopenai.turns.timeline import ms_to_samples, samples_to_ms
 from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState
 
 MIN_COMMIT_MS = 100
+#: levels of objects and arrays a client event may nest: ``json.loads`` accepts about a thousand,
+#: but pydantic cannot serialise much past 250 (a ``session.update`` echoes its tools back), and
+#: no Realtime event needs more than a dozen or so
+MAX_EVENT_DEPTH = 128
 SESSION_LIFETIME_S = 3600
 
 APPEND = "input_audio_buffer.append"
@@ -128,10 +133,28 @@ class SessionLimits:
     max_pending_transcriptions: int = 16
 
 
+def _nests_deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels (level by level: no recursion)."""
+    level: list[Any] = [value]
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        depth += 1
+    return False
+
+
 def _base64_audio(text: str) -> bytes:
-    """Strict base64 (only the alphabet, correct padding; raises ``ValueError``), as
-    ``b64decode(validate=True)`` but without its regular-expression pass: appends are hot."""
-    return binascii.a2b_base64(text, strict_mode=True)
+    """Strict base64 (only the alphabet, correct padding; raises ``ValueError``). pybase64's SIMD
+    decoder: ~20x faster than ``binascii`` on a 100 ms append, which is the hot path's biggest step."""
+    data: bytes = pybase64.b64decode(text, validate=True)
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +382,7 @@ class Session:
 
     def _decode(self, text: str) -> dict[str, Any]:
         try:
-            event = json.loads(text)
+            event = orjson.loads(text)  # ~3x json.loads on an append (a long base64 string)
         except ValueError as exc:
             raise errors.bad_json(str(exc)) from None
         except RecursionError:  # a client can nest brackets deeper than the parser recurses
@@ -370,6 +393,12 @@ class Session:
         kind = event.get("type")
         if kind is None:
             raise ProtocolError("The 'type' field is missing.", code=errors.INVALID_EVENT, event_id=event_id)
+        if _nests_deeper_than(event, MAX_EVENT_DEPTH):
+            raise ProtocolError(
+                f"The event is nested too deeply (more than {MAX_EVENT_DEPTH} levels of objects and arrays).",
+                code=errors.INVALID_EVENT,
+                event_id=event_id,
+            )
         supported = self._dialect.client_types
         if kind not in supported:
             listed = ", ".join(f"'{t}'" for t in supported[:-1])
@@ -388,11 +417,7 @@ class Session:
             return self._dialect.parse_client_event(event)
         except pydantic.ValidationError as exc:
             raise errors.from_validation_errors(exc.errors(), event_id) from None
-        except RecursionError:
-            raise ProtocolError(
-                "The event is nested too deeply.", code=errors.INVALID_EVENT, event_id=event_id
-            ) from None
-        except UnknownEventTypeError as exc:  # unreachable after _decode's check; kept for safety
+        except UnknownEventTypeError as exc:  # pragma: no cover - _decode admits only the dialect's types
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id
             ) from None
@@ -462,13 +487,19 @@ class Session:
 
     # ------------------------------------------------------------------ audio
 
-    def _setup_audio(self, fmt: AudioFormat) -> None:
+    def _model_frames(self, fmt: AudioFormat) -> tuple[int, int, int]:
+        """The model's rate and frame for ``fmt``, and that frame in ``fmt`` samples (raises
+        ``AudioFormatError`` when a frame is no whole number of them)."""
         rates = self._model.supported_rates()
-        self._model_rate = fmt.sample_rate if fmt.sample_rate in rates else rates[0]
-        frame = self._model.frame_samples(self._model_rate)
-        frame_length, rest = divmod(frame * fmt.sample_rate, self._model_rate)
+        model_rate = fmt.sample_rate if fmt.sample_rate in rates else rates[0]
+        frame = self._model.frame_samples(model_rate)
+        frame_length, rest = divmod(frame * fmt.sample_rate, model_rate)
         if rest:
             raise AudioFormatError(f"{self._model.name} frames do not map onto {fmt.ga_type} samples")
+        return model_rate, frame, frame_length
+
+    def _setup_audio(self, fmt: AudioFormat) -> None:
+        self._model_rate, frame, frame_length = self._model_frames(fmt)
         self._format = fmt
         self._frame_length = frame_length
         #: ``limits.max_leading_silence_ms`` in samples of this format
@@ -581,7 +612,8 @@ class Session:
             stopped = events.speech_stopped(self._ids, self._ms(turn_event.audio_end), item_id)
             self._emit_decided(stopped, turn_event.audio_end)
             self._commit(self._buffer.take(turn_event.audio_end), item_id)
-        elif isinstance(turn_event, IdleTimeout):
+        else:  # mypy checks that nothing but an idle timeout is left
+            assert_type(turn_event, IdleTimeout)
             item_id = self._ids.item()
             triggered = events.timeout_triggered(
                 self._ids, self._ms(turn_event.audio_start), self._ms(turn_event.audio_end), item_id
@@ -711,6 +743,7 @@ class Session:
             config, echo = self._dialect.apply_update(
                 self.kind, self.config, self._echo, session, self._default_td, self.features, event_id
             )
+            self._model_frames(config.format)  # the speech model must frame the new format
         except AudioFormatError as exc:
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="session.audio.input.format", event_id=event_id

@@ -175,7 +175,12 @@ async def metrics(request: Request) -> Response:
 def create_app(settings: ServerSettings | None = None, model: SpeechModel | None = None) -> Starlette:
     """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere)."""
     settings = settings or ServerSettings()
-    hub = Hub(settings, model or load_model(settings.backend))
+    model = model or load_model(settings.backend)
+    warm = getattr(model, "batch_session", None)  # build Silero's batch graph now, not in a first request
+    if warm is not None:
+        for rate in model.supported_rates():
+            warm(rate)
+    hub = Hub(settings, model)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -243,7 +243,10 @@ def main() -> int:
     parser.add_argument("--vad-sessions", type=int, default=50)
     parser.add_argument("--processes", type=int, default=2, help="VAD client processes")
     parser.add_argument(
-        "--client-nice", type=int, default=0, help="VAD clients' nice level (0: they compete with the server)"
+        "--client-nice",
+        type=int,
+        default=5,
+        help="VAD clients' nice level (above the server, below transcription)",
     )
     parser.add_argument("--workers", type=int, default=1, help="--transcription-workers")
     parser.add_argument("--cpu-threads", type=int, default=1, help="--transcription-cpu-threads")

@@ -92,6 +92,8 @@ class ServerSettings:
     #: transcription threads run this many nice steps below the server (Linux), so turn
     #: detection always gets the CPU first; 0 = same priority
     transcription_nice: int = 10
+    #: load the transcription model at start-up (in the background) instead of at the first item
+    transcription_preload: bool = False
     #: beam width of the decoder (1: greedy, the fastest)
     transcription_beam_size: int = 1
     #: serve TLS (``wss://``) with this certificate (PEM)

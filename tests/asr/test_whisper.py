@@ -22,7 +22,7 @@ from openapiopenai.asr import (
 from openapiopenai.audio.analysis import ANALYSIS_RATE, prepare
 from openapiopenai.audio.formats import PCM16_24K, PCMU, encode
 from openapiopenai.exceptions import ModelLoadError
-from tests.audio._data import LIBRISPEECH, read_audio
+from tests.audio._data import SPEECH_THEN_SILENCE, fixture_at
 
 pytest.importorskip("faster_whisper")
 
@@ -32,10 +32,9 @@ def transcriber() -> WhisperTranscriber:
     return WhisperTranscriber()
 
 
-def lobster() -> np.ndarray:
-    samples, rate = read_audio(LIBRISPEECH, "367-130732-0001.flac")
-    assert rate == SAMPLE_RATE
-    return samples
+def timer() -> np.ndarray:
+    """espeak-ng: "And set a timer for ten minutes." then silence, at 16 kHz."""
+    return fixture_at(SPEECH_THEN_SILENCE, SAMPLE_RATE)
 
 
 def words(text: str) -> list[str]:
@@ -57,16 +56,16 @@ def test_a_local_directory_is_a_model_and_other_names_go_to_faster_whisper(tmp_p
 
 
 def test_transcriber_yields_the_spoken_words(transcriber: WhisperTranscriber) -> None:
-    pieces = list(transcriber.transcribe(lobster(), TranscriptionOptions()))
+    pieces = list(transcriber.transcribe(timer(), TranscriptionOptions()))
     assert pieces and all(isinstance(p, TextPiece) and p.text for p in pieces)
     text = "".join(p.text for p in pieces)
     assert text == text.lstrip()  # no leading space, as the API's transcripts
-    assert {"lobster", "crayfish"} <= set(words(text))
+    assert {"timer", "minutes"} <= set(words(text))
     assert all(p.logprobs is None for p in pieces)
 
 
 def test_logprobs_are_per_word_and_cover_the_text(transcriber: WhisperTranscriber) -> None:
-    pieces = list(transcriber.transcribe(lobster(), TranscriptionOptions(logprobs=True)))
+    pieces = list(transcriber.transcribe(timer(), TranscriptionOptions(logprobs=True)))
     entries = [lp for p in pieces for lp in (p.logprobs or [])]
     assert entries
     assert "".join(e["token"] for e in entries) == "".join(p.text for p in pieces)
@@ -78,15 +77,15 @@ def test_logprobs_are_per_word_and_cover_the_text(transcriber: WhisperTranscribe
 
 def test_prompt_conditions_the_decoder(transcriber: WhisperTranscriber) -> None:
     """The prompt reaches the model: a prompt in capitals makes it write in capitals."""
-    plain = "".join(p.text for p in transcriber.transcribe(lobster(), TranscriptionOptions()))
+    plain = "".join(p.text for p in transcriber.transcribe(timer(), TranscriptionOptions()))
     shouting = "".join(
         p.text
         for p in transcriber.transcribe(
-            lobster(), TranscriptionOptions(prompt="WHEN IS A LOBSTER NOT A LOBSTER? ALL IN CAPITALS.")
+            timer(), TranscriptionOptions(prompt="AND SET A TIMER. ALL IN CAPITALS.")
         )
     )
     assert shouting != plain
-    assert "LOBSTER" in shouting.upper()
+    assert "TIMER" in shouting.upper()
 
 
 def test_silence_gives_no_text(transcriber: WhisperTranscriber) -> None:
@@ -98,13 +97,13 @@ def test_silence_gives_no_text(transcriber: WhisperTranscriber) -> None:
 def test_wire_audio_is_prepared_at_16_khz_and_still_understood(
     fmt: object, transcriber: WhisperTranscriber
 ) -> None:
-    samples = lobster()
+    samples = timer()
     wire = encode(fmt, soxr.resample(samples, SAMPLE_RATE, fmt.sample_rate))  # type: ignore[attr-defined]
     prepared = prepare(wire, fmt)  # type: ignore[arg-type]
     assert prepared.dtype == np.float32
     assert abs(len(prepared) - len(samples)) <= ANALYSIS_RATE // 100
     text = "".join(p.text for p in transcriber.transcribe(prepared, TranscriptionOptions()))
-    assert "lobster" in words(text)
+    assert "timer" in words(text)
 
 
 def test_context_is_the_end_of_what_was_said_in_whole_words() -> None:
@@ -118,8 +117,8 @@ def test_context_is_the_end_of_what_was_said_in_whole_words() -> None:
 
 
 def test_context_conditions_the_decoder_like_a_prompt(transcriber: WhisperTranscriber) -> None:
-    samples = lobster()
+    samples = timer()
     plain = "".join(p.text for p in transcriber.transcribe(samples, TranscriptionOptions()))
-    shouted = TranscriptionOptions(context="WHEN IS A LOBSTER NOT A LOBSTER? ALL IN CAPITALS.")
+    shouted = TranscriptionOptions(context="PLEASE TURN ON THE KITCHEN LIGHTS. ALL IN CAPITALS.")
     continued = "".join(p.text for p in transcriber.transcribe(samples, shouted))
-    assert continued != plain and "lobster" in words(continued)
+    assert continued != plain and "timer" in words(continued)

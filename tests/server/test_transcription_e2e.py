@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import soxr
 from openai import AsyncOpenAI
 
-from tests.audio._data import LIBRISPEECH, read_audio
+from tests.audio._data import SPEECH, SPEECH_THEN_SILENCE, TWO_TURNS, fixture_at
 from tests.sdk import validate_beta, validate_ga
 from tests.server._client import b64
 from tests.server.conftest import ServerProcess, start_server
@@ -26,13 +25,15 @@ pytest.importorskip("faster_whisper")
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
 FAILED = "conversation.item.input_audio_transcription.failed"
-LOBSTER = "367-130732-0001.flac"  # WHEN IS A LOBSTER NOT A LOBSTER WHEN IT IS A CRAYFISH
-STILLNESS = "3005-163389-0002.flac"  # THE STILLNESS WAS AWFUL CREEPY AND UNCOMFORTABLE
+#: espeak-ng speech (tests/fixtures): "Please turn on the kitchen lights.", 1.5 s, "And set a timer
+#: for ten minutes."; the first alone; the second with silence after it
+KITCHEN_AND_TIMER = TWO_TURNS
+ONE_UTTERANCE = SPEECH
+TIMER = SPEECH_THEN_SILENCE
 
 
 def wire_pcm(name: str) -> bytes:
-    samples, rate = read_audio(LIBRISPEECH, name)
-    return pcm16(soxr.resample(samples, rate, 24_000))
+    return pcm16(fixture_at(name, 24_000))
 
 
 def words(text: str) -> set[str]:
@@ -97,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 async def test_ga_realtime_session_streams_transcripts_in_commit_order(server: ServerProcess) -> None:
-    audio = wire_pcm(LOBSTER) + pcm16(silence(1500)) + wire_pcm(STILLNESS) + pcm16(silence(1500))
+    audio = wire_pcm(KITCHEN_AND_TIMER) + pcm16(silence(1500))
     async with client_for(server).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()  # session.created
         asked = {"model": "gpt-4o-transcribe", "language": "en"}
@@ -109,11 +110,11 @@ async def test_ga_realtime_session_streams_transcripts_in_commit_order(server: S
         updated = next(e for e in events if e["type"] == "session.updated")
         assert updated["session"]["audio"]["input"]["transcription"] == asked
         first, second = check_items(events)
-        assert {"lobster", "crayfish"} <= words(first)
-        assert {"stillness", "creepy"} <= words(second)
+        assert {"kitchen", "lights"} <= words(first)
+        assert {"timer", "minutes"} <= words(second)
         completed = [e for e in events if e["type"] == COMPLETED]
         assert completed[0]["usage"]["type"] == "duration"
-        assert 4.0 < completed[0]["usage"]["seconds"] < 6.5
+        assert 1.0 < completed[0]["usage"]["seconds"] < 5.0
         assert "logprobs" not in completed[0] or completed[0]["logprobs"] is None
         # retrieve shows the transcript once it is complete
         await conn.conversation.item.retrieve(item_id=completed[0]["item_id"])
@@ -135,10 +136,10 @@ async def test_ga_transcription_session_with_logprobs(server: ServerProcess) -> 
                 "include": ["item.input_audio_transcription.logprobs"],
             }
         )
-        await conn.input_audio_buffer.append(audio=b64(wire_pcm(LOBSTER) + pcm16(silence(1500))))
+        await conn.input_audio_buffer.append(audio=b64(wire_pcm(TIMER) + pcm16(silence(1500))))
         events = await collect_transcripts(conn)
     (transcript,) = check_items(events)
-    assert {"lobster", "crayfish"} <= words(transcript)
+    assert {"timer", "minutes"} <= words(transcript)
     completed = next(e for e in events if e["type"] == COMPLETED)
     tokens = [lp["token"] for lp in completed["logprobs"]]
     assert "".join(tokens) == transcript
@@ -151,10 +152,10 @@ async def test_beta_realtime_session(server: ServerProcess) -> None:
     async with client_for(server).beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
         await conn.recv()
         await conn.session.update(session={"input_audio_transcription": {"model": "whisper-1"}})
-        await conn.input_audio_buffer.append(audio=b64(wire_pcm(LOBSTER) + pcm16(silence(1500))))
+        await conn.input_audio_buffer.append(audio=b64(wire_pcm(TIMER) + pcm16(silence(1500))))
         events = await collect_transcripts(conn, beta=True)
     (transcript,) = check_items(events)
-    assert {"lobster", "crayfish"} <= words(transcript)
+    assert {"timer", "minutes"} <= words(transcript)
 
 
 async def test_beta_transcription_session(server: ServerProcess) -> None:
@@ -163,14 +164,14 @@ async def test_beta_transcription_session(server: ServerProcess) -> None:
     async with connect as conn:
         await conn.recv()
         await conn.transcription_session.update(
-            session={"input_audio_transcription": {"model": "gpt-4o-mini-transcribe", "prompt": "Crayfish."}}
+            session={"input_audio_transcription": {"model": "gpt-4o-mini-transcribe", "prompt": "Timers."}}
         )
-        await conn.input_audio_buffer.append(audio=b64(wire_pcm(LOBSTER) + pcm16(silence(1500))))
+        await conn.input_audio_buffer.append(audio=b64(wire_pcm(TIMER) + pcm16(silence(1500))))
         events = await collect_transcripts(conn, beta=True)
     updated = next(e for e in events if e["type"] == "transcription_session.updated")
-    assert updated["session"]["input_audio_transcription"]["prompt"] == "Crayfish."
+    assert updated["session"]["input_audio_transcription"]["prompt"] == "Timers."
     (transcript,) = check_items(events)
-    assert "lobster" in words(transcript)
+    assert "timer" in words(transcript)
 
 
 async def test_a_manual_commit_is_transcribed(server: ServerProcess) -> None:
@@ -182,12 +183,12 @@ async def test_a_manual_commit_is_transcribed(server: ServerProcess) -> None:
                 "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}},
             }
         )
-        await conn.input_audio_buffer.append(audio=b64(wire_pcm(STILLNESS)))
+        await conn.input_audio_buffer.append(audio=b64(wire_pcm(ONE_UTTERANCE)))
         await conn.input_audio_buffer.commit()
         events = await collect_transcripts(conn)
     assert "input_audio_buffer.speech_started" not in [e["type"] for e in events]
     (transcript,) = check_items(events)
-    assert {"stillness", "creepy"} <= words(transcript)
+    assert {"kitchen", "lights"} <= words(transcript)
 
 
 async def test_transcription_null_sends_no_transcription_events(server: ServerProcess) -> None:
@@ -196,7 +197,7 @@ async def test_transcription_null_sends_no_transcription_events(server: ServerPr
         await conn.session.update(
             session={"type": "realtime", "audio": {"input": {"transcription": None}}}  # type: ignore[typeddict-item]
         )
-        await conn.input_audio_buffer.append(audio=b64(wire_pcm(LOBSTER) + pcm16(silence(1500))))
+        await conn.input_audio_buffer.append(audio=b64(wire_pcm(TIMER) + pcm16(silence(1500))))
         events = await quiet(conn, 4.0)
     kinds = [e["type"] for e in events]
     assert "input_audio_buffer.committed" in kinds
@@ -211,7 +212,7 @@ async def test_a_failing_model_fails_each_item_and_the_session_goes_on(tmp_path:
             await conn.session.update(
                 session={"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}  # type: ignore[typeddict-item]
             )
-            audio = wire_pcm(LOBSTER) + pcm16(silence(1500))
+            audio = wire_pcm(TIMER) + pcm16(silence(1500))
             await conn.input_audio_buffer.append(audio=b64(audio))
             first = await collect_transcripts(conn)
             await conn.input_audio_buffer.append(audio=b64(audio))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-import soxr
 
 from openapiopenai.asr import (
     Logprob,
@@ -22,7 +23,7 @@ from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.protocol.work import AudioSlice, TranscriptionRequest
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.transcription import TranscriptionPool
-from tests.audio._data import LIBRISPEECH, read_audio
+from tests.audio._data import SPEECH_THEN_SILENCE, fixture_at
 
 pytest.importorskip("faster_whisper")
 
@@ -38,6 +39,8 @@ class Recording:
 
     inner: Transcriber
     options: list[TranscriptionOptions] = field(default_factory=list)
+    #: the OS priority (nice) of the thread each call ran on
+    nice: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -45,6 +48,7 @@ class Recording:
 
     def transcribe(self, audio: np.ndarray, options: TranscriptionOptions) -> Iterator[TextPiece]:
         self.options.append(options)
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return self.inner.transcribe(audio, options)
 
 
@@ -80,11 +84,9 @@ class Outcome:
         return "".join(self.deltas)
 
 
-def request(
-    name: str = "367-130732-0001.flac", item: str = "item_1", **options: object
-) -> TranscriptionRequest:
-    samples, rate = read_audio(LIBRISPEECH, name)
-    wire = encode(PCM16_24K, soxr.resample(samples, rate, PCM16_24K.sample_rate))
+def request(name: str = SPEECH_THEN_SILENCE, item: str = "item_1", **options: object) -> TranscriptionRequest:
+    """espeak-ng: "And set a timer for ten minutes." as a client's PCM16 24 kHz item."""
+    wire = encode(PCM16_24K, fixture_at(name, PCM16_24K.sample_rate))
     return TranscriptionRequest(
         item_id=item,
         audio=AudioSlice(wire, PCM16_24K),
@@ -97,7 +99,9 @@ def request(
 
 @pytest.fixture
 async def pool(whisper: WhisperTranscriber) -> AsyncIterator[TranscriptionPool]:
-    running = TranscriptionPool(lambda: Recording(whisper), workers=1, queue_size=1, metrics=Metrics())
+    running = TranscriptionPool(
+        lambda: Recording(whisper), workers=1, queue_size=1, metrics=Metrics(), preload=True
+    )
     await running.start()
     await asyncio.to_thread(running.wait_loaded)
     yield running
@@ -114,7 +118,7 @@ async def test_pieces_then_done_arrive_on_the_event_loop(pool: TranscriptionPool
     outcome = submit(pool, request(logprobs=True))
     await asyncio.wait_for(outcome.finished.wait(), 60)
     assert outcome.failed is None
-    assert "lobster" in outcome.text.lower() and "crayfish" in outcome.text.lower()
+    assert "timer" in outcome.text.lower() and "minutes" in outcome.text.lower()
     assert outcome.threads == {threading.get_ident()}
     assert "".join(lp["token"] for lp in outcome.logprobs) == outcome.text
     text = pool.metrics.render().decode()
@@ -123,15 +127,24 @@ async def test_pieces_then_done_arrive_on_the_event_loop(pool: TranscriptionPool
 
 
 async def test_language_and_prompt_reach_the_model(pool: TranscriptionPool) -> None:
-    outcome = submit(pool, request(language="en", prompt="Lobsters and crayfish."))
+    outcome = submit(pool, request(language="en", prompt="Timers and minutes."))
     await asyncio.wait_for(outcome.finished.wait(), 60)
     recording = pool._transcriber
     assert isinstance(recording, Recording)
-    assert recording.options[-1] == TranscriptionOptions("en", "Lobsters and crayfish.", False, None)
+    assert recording.options[-1] == TranscriptionOptions("en", "Timers and minutes.", False, None)
     submit_with_context = Outcome()
     pool.submit(request(), *submit_with_context.callbacks(), context="Earlier words.")  # type: ignore[arg-type]
     await asyncio.wait_for(submit_with_context.finished.wait(), 60)
     assert recording.options[-1].context == "Earlier words."
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+async def test_workers_run_below_the_event_loop_priority(pool: TranscriptionPool) -> None:
+    outcome = submit(pool, request())
+    await asyncio.wait_for(outcome.finished.wait(), 60)
+    recording = pool._transcriber
+    assert isinstance(recording, Recording)
+    assert recording.nice[-1] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + pool.nice) > 0
 
 
 async def test_a_full_queue_fails_at_once_and_the_accepted_items_complete(pool: TranscriptionPool) -> None:
@@ -143,7 +156,7 @@ async def test_a_full_queue_fails_at_once_and_the_accepted_items_complete(pool: 
     assert all(o.failed is not None and o.failed[1] == "transcription_queue_full" for o in full)
     assert all("queue is full" in o.failed[0] for o in full if o.failed is not None)
     done = [o for o in outcomes if o.failed is None]
-    assert done and all("lobster" in o.text.lower() for o in done)
+    assert done and all("timer" in o.text.lower() for o in done)
 
 
 async def test_a_failing_item_fails_alone_and_the_pool_goes_on(pool: TranscriptionPool) -> None:
@@ -154,7 +167,7 @@ async def test_a_failing_item_fails_alone_and_the_pool_goes_on(pool: Transcripti
     assert failed.deltas == []
     after = submit(pool, request())
     await asyncio.wait_for(after.finished.wait(), 60)
-    assert after.failed is None and "lobster" in after.text.lower()
+    assert after.failed is None and "timer" in after.text.lower()
 
 
 async def test_a_cancelled_job_delivers_nothing(pool: TranscriptionPool) -> None:

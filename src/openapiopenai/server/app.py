@@ -134,6 +134,7 @@ def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[Transcri
         queue_size=settings.transcription_queue,
         metrics=metrics,
         nice=settings.transcription_nice,
+        preload=settings.transcription_preload,
     )
     return pool, Features(transcription=True)
 

@@ -18,8 +18,9 @@ event loop keeps serving every session). Results come back as callbacks *on the 
   loop and the VAD scorer win it and transcription takes what is left; VAD latency of every
   session does not depend on how much is being transcribed (``bench/bench_transcription.py``).
 
-The model is loaded by the first worker when the pool starts (a server that never transcribes
-pays nothing else; the first request waits for the load).
+The model is loaded by the first worker that gets an item (a server whose sessions never
+transcribe pays nothing; that first item waits for the load, about a second), or when the pool
+starts with ``preload``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class TranscriptionPool:
         queue_size: int = 32,
         metrics: Metrics | None = None,
         nice: int = 10,
+        preload: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("a transcription pool needs at least one worker")
@@ -88,6 +90,8 @@ class TranscriptionPool:
         self.workers = workers
         self.queue_size = queue_size
         self.nice = nice
+        self.preload = preload
+        self._load_lock = threading.Lock()
         self.metrics = metrics or Metrics()
         self._queue: queue.Queue[TranscriptionJob | None] = queue.Queue(maxsize=max(1, queue_size))
         self._threads: list[threading.Thread] = []
@@ -124,7 +128,7 @@ class TranscriptionPool:
             await asyncio.to_thread(thread.join)
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until the model is loaded (or failed to load); for tools and tests."""
+        """Block until the model is loaded (or failed to load), if it is being loaded."""
         return self._loaded.wait(timeout)
 
     @property
@@ -170,15 +174,20 @@ class TranscriptionPool:
 
     # ------------------------------------------------------------------ worker side
 
-    def _work(self, loads: bool) -> None:
-        _lower_priority(self.nice)
-        if loads:
-            self._load_model()
+    def _work(self, first: bool) -> None:
+        _lower_priority(self.nice)  # before loading: the engine's own threads inherit it
+        if first and self.preload:
+            self._ensure_loaded()
         while (job := self._queue.get()) is not _STOP:
             self.metrics.transcription_queue.set(self._queue.qsize())
             if job.cancelled:
                 continue
             self._run(job)
+
+    def _ensure_loaded(self) -> None:
+        with self._load_lock:
+            if not self._loaded.is_set():
+                self._load_model()
 
     def _load_model(self) -> None:
         try:
@@ -196,7 +205,7 @@ class TranscriptionPool:
     def _run(self, job: TranscriptionJob) -> None:
         loop = self._loop
         assert loop is not None
-        self._loaded.wait()
+        self._ensure_loaded()
         transcriber = self._transcriber
         if transcriber is None:
             self._fail(job, self._load_error or "No transcription model.", FEATURE_UNAVAILABLE)

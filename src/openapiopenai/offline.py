@@ -27,7 +27,6 @@ from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.protocol.work import TranscriptionRequest
-from openapiopenai.server.turn_end import EndOfTurnModel
 from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnEvent
 from openapiopenai.vad.base import SpeechModel, score_stream
@@ -35,6 +34,7 @@ from openapiopenai.vad.registry import AUTO, load_model
 
 if TYPE_CHECKING:
     from openapiopenai.asr import Transcriber
+    from openapiopenai.vad.smart_turn import EndOfTurnModel
 
 #: bytes per append when feeding whole files (the events do not depend on it)
 DEFAULT_CHUNK_MS = 1000

@@ -54,10 +54,13 @@ def test_missing_file_is_one_line_and_the_other_files_still_run(
     assert len(segments(out)) == 2  # hello.wav was still processed
 
 
-def test_directory_is_an_error_naming_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_folder_without_audio_is_an_error_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt.bak").write_text("not audio")
     code, out, err = run_detect(capsys, str(tmp_path))
     assert code == 1
-    assert err == [f"openapiopenai detect: error: {tmp_path}: is a directory"]
+    assert err == [f"openapiopenai detect: error: {tmp_path}: no audio files in it"]
     assert out == "file,start_s,end_s\n"
 
 

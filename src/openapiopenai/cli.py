@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "serve": ("openapiopenai.server.cli", "run the Realtime WebSocket server"),
     "detect": ("openapiopenai.offline_cli", "run turn detection on audio files"),
     "eval": ("openapiopenai.evaluation.cli", "measure accuracy against labelled audio"),
+    "segment": ("openapiopenai.corpus.cli", "segment an audio corpus on Ray Data into Parquet"),
 }
 
 

@@ -1,5 +1,9 @@
-"""``openapiopenai detect FILE...``: Realtime events (JSON lines) or speech segments (CSV or
-JSON lines), with each turn's transcript when ``--transcribe`` is given."""
+"""``openapiopenai detect PATH...``: Realtime events (JSON lines) or speech segments (CSV or
+JSON lines), with each turn's transcript when ``--transcribe`` is given.
+
+A PATH is an audio file, a folder (every audio file under it), a list file (``.txt``, one path a
+line) or a CSV/Parquet manifest; ``--jobs N`` scores N files at once in worker processes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
+from functools import cache
+from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
 from openapiopenai.exceptions import ConfigError
@@ -87,8 +95,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "files",
         nargs="+",
-        metavar="FILE",
-        help="wav/flac/ogg at any sample rate, or headerless .pcm (PCM16 LE), .ulaw, .alaw",
+        metavar="PATH",
+        help="wav/flac/ogg at any sample rate, headerless .pcm (PCM16 LE)/.ulaw/.alaw, a folder, a list "
+        "file (.txt) or a manifest (.csv/.parquet)",
     )
     parser.add_argument(
         "--output",
@@ -141,6 +150,13 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         metavar="MS",
         help="padding each side of a segment (--output segments) (default: 30, Silero's speech_pad_ms)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="files scored at once, each in its own process (default: 1; 0 = one per core)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar on stderr")
     add_turn_options(parser)
@@ -239,65 +255,119 @@ def _say(kind: str, path: str, reason: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from openapiopenai.offline import DEFAULT_CHUNK_MS, DEFAULT_SEGMENT_PAD_MS, Detector, chunked
-    from openapiopenai.vad.registry import load_model
+    from openapiopenai.corpus.files import expand_inputs
 
     if args.rate is not None and args.rate <= 0:
         raise ConfigError(f"--rate must be a positive number of Hz, got {args.rate}")
     config = turn_config_from_args(args)  # a bad value stops before any file is read
-    model = load_model(args.backend)
+    paths: list[str] = []
+    failed = 0
+    for raw in args.files:
+        if os.path.isdir(raw) or os.path.splitext(raw)[1].lower() in LISTINGS:
+            try:
+                found = expand_inputs([raw])
+            except (ConfigError, OSError) as exc:
+                _say("error", raw, str(exc))
+                failed += 1
+                continue
+            if not found:
+                _say("error", raw, "no audio files in it")
+                failed += 1
+            paths += found
+        else:
+            paths.append(raw)  # a file: read (and its errors reported) in order below
+    rows = csv.writer(sys.stdout, lineterminator="\n")
+    if args.output == "segments":
+        rows.writerow(["file", "start_s", "end_s", *(["text"] if args.transcribe else [])])
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    outcomes: Iterator[_Outcome]
+    pool = None
+    if jobs > 1 and len(paths) > 1:
+        # spawn, not fork: this process may already hold onnxruntime's threads
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=get_context("spawn"))
+        outcomes = pool.map(_detect_path, paths, [args] * len(paths), [config] * len(paths))
+    else:
+        outcomes = (_detect_path(path, args, config) for path in paths)
+    bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=args.no_progress or None, leave=False)
+    try:
+        with bar:
+            for outcome in outcomes:
+                for kind, message in outcome.notes:
+                    _say(kind, outcome.path, message)
+                failed += not outcome.ok
+                for line in outcome.lines:
+                    print(line)
+                for row in outcome.rows:
+                    rows.writerow(row)
+                sys.stdout.flush()  # a closed pipe shows here, not at exit
+                bar.update(1)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return 1 if failed else 0
+
+
+#: argument suffixes that name several files (``corpus.files.expand_inputs`` reads them)
+LISTINGS = frozenset({".txt", ".lst", ".list", ".csv", ".parquet"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One file's output, made where it was scored (possibly another process)."""
+
+    path: str
+    ok: bool
+    notes: tuple[tuple[str, str], ...] = ()
+    lines: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+
+
+@cache
+def _engines(backend: str, transcribe: bool, transcription_model: str) -> tuple[Any, Any]:
+    """The speech model (and recogniser) of this process, loaded once."""
+    from openapiopenai.vad.registry import load_model
+
     transcriber = None
-    transcription: dict[str, object] | None = None
-    if args.transcribe:
+    if transcribe:
         from openapiopenai.asr import load_transcriber
 
-        transcriber = load_transcriber(args.transcription_model)
+        transcriber = load_transcriber(transcription_model)
+    return load_model(backend), transcriber
+
+
+def _detect_path(path: str, args: argparse.Namespace, config: TurnDetectionConfig) -> _Outcome:
+    from openapiopenai.offline import DEFAULT_CHUNK_MS, DEFAULT_SEGMENT_PAD_MS, Detector, chunked
+
+    try:
+        loaded = load_for_wire(path, args)
+    except InputError as exc:
+        return _Outcome(path, False, (("error", str(exc)),))
+    notes = tuple(("warning", w) for w in loaded.warnings)
+    model, transcriber = _engines(args.backend, args.transcribe, args.transcription_model)
+    transcription: dict[str, object] | None = None
+    if transcriber is not None:
         transcription = {"model": args.transcription_model}
         if args.language:
             transcription["language"] = args.language
-    rows = csv.writer(sys.stdout, lineterminator="\n")
-    if args.output == "segments":
-        rows.writerow(["file", "start_s", "end_s", *(["text"] if transcriber else [])])
-    failed = 0
-    for path in args.files:
-        try:
-            loaded = load_for_wire(path, args)
-        except InputError as exc:
-            _say("error", path, str(exc))
-            failed += 1
-            continue
-        for warning in loaded.warnings:
-            _say("warning", path, warning)
-        fmt, audio = loaded.fmt, loaded.data
-        detector = Detector(
-            config, model=model, input_format=fmt, transcriber=transcriber, transcription=transcription
-        )
-        chunk = DEFAULT_CHUNK_MS * fmt.bytes_per_ms
-        with tqdm(
-            total=len(audio) // fmt.bytes_per_ms,
-            unit="ms",
-            desc=path,
-            file=sys.stderr,
-            disable=args.no_progress or None,
-            leave=False,
-        ) as bar:
-            for piece in chunked(audio, chunk):
-                for event in detector.feed(piece):
-                    if args.output == "events":
-                        print(event.to_json())
-                bar.update(len(piece) // fmt.bytes_per_ms)
-        for event in detector.flush():
-            if args.output == "events":
-                print(event.to_json())
-        pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
-        for segment in detector.segments(pad):
-            start, end = f"{segment.start_s:.3f}", f"{segment.end_s:.3f}"
-            if args.output == "segments":
-                rows.writerow([path, start, end, *([segment.text or ""] if transcriber else [])])
-            elif args.output == "json":
-                row: dict[str, object] = {"file": path, "start_s": float(start), "end_s": float(end)}
-                if transcriber is not None:
-                    row["text"] = segment.text or ""
-                print(json.dumps(row))
-        sys.stdout.flush()  # a closed pipe shows here, not at exit
-    return 1 if failed else 0
+    fmt, audio = loaded.fmt, loaded.data
+    detector = Detector(
+        config, model=model, input_format=fmt, transcriber=transcriber, transcription=transcription
+    )
+    lines: list[str] = []
+    for piece in chunked(audio, DEFAULT_CHUNK_MS * fmt.bytes_per_ms):
+        lines += [event.to_json() for event in detector.feed(piece)]
+    lines += [event.to_json() for event in detector.flush()]
+    if args.output != "events":
+        lines = []
+    rows: list[tuple[str, ...]] = []
+    pad = DEFAULT_SEGMENT_PAD_MS if args.segment_pad_ms is None else args.segment_pad_ms
+    for segment in detector.segments(pad):
+        start, end = f"{segment.start_s:.3f}", f"{segment.end_s:.3f}"
+        if args.output == "segments":
+            rows.append((path, start, end, *([segment.text or ""] if transcriber else [])))
+        elif args.output == "json":
+            row: dict[str, object] = {"file": path, "start_s": float(start), "end_s": float(end)}
+            if transcriber is not None:
+                row["text"] = segment.text or ""
+            lines.append(json.dumps(row))
+    return _Outcome(path, True, notes, tuple(lines), tuple(rows))

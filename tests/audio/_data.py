@@ -36,6 +36,7 @@ DATA_DIR = Path(
     os.environ.get(SHARED_DATA_ENV) or Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 ).resolve()
 TEN_VAD = "ten-vad-testset"
+AMI = "pyannote-ami-debug"
 
 
 def fixture_path(name: str) -> Path:

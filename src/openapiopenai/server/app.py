@@ -218,7 +218,12 @@ def create_app(
     """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere).
     ``turn_end``: semantic_vad's worker (default: Smart Turn, when the extra is installed)."""
     settings = settings or ServerSettings()
-    hub = Hub(settings, model or load_model(settings.backend), turn_end)
+    model = model or load_model(settings.backend)
+    warm = getattr(model, "batch_session", None)  # build Silero's batch graph now, not in a first request
+    if warm is not None:
+        for rate in model.supported_rates():
+            warm(rate)
+    hub = Hub(settings, model, turn_end)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -34,7 +34,7 @@ from openapiopenai.vad.registry import AUTO, load_model
 
 if TYPE_CHECKING:
     from openapiopenai.asr import Transcriber
-    from openapiopenai.server.turn_end import EndOfTurnModel
+    from openapiopenai.vad.smart_turn import EndOfTurnModel
 
 #: append size when feeding whole files (the events do not depend on it): 8192 ms is 256 Silero
 #: frames, one block-graph call (``SileroModel.block_frames``); 1000 ms appends ran ~1.5x slower

@@ -10,7 +10,7 @@ import pytest
 from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.turns.semantic import EAGERNESS_THRESHOLD
 from openapiopenai.vad import smart_turn
-from openapiopenai.vad.smart_turn import INSTALL_HINT, SmartTurnModel, default_model_path
+from openapiopenai.vad.smart_turn import INSTALL_HINT, LazySmartTurnModel, SmartTurnModel, default_model_path
 from tests._librispeech import libri_audio, libri_span
 
 
@@ -82,3 +82,11 @@ def test_a_bad_model_file_is_a_model_load_error(tmp_path: object) -> None:
         SmartTurnModel(model_path=bogus.with_name("absent.onnx"))
     with pytest.raises(ValueError):
         SmartTurnModel(threads=0)
+
+
+def test_the_lazy_model_loads_on_the_first_question_and_answers_the_same(model: SmartTurnModel) -> None:
+    lazy = LazySmartTurnModel()
+    assert lazy._model is None and lazy.model_path == default_model_path()
+    turn = with_silence(sentence("19-198-0002.flac"), 300)
+    assert lazy.predict(turn) == pytest.approx(model.predict(turn), abs=1e-6)
+    assert lazy._model is not None

@@ -73,7 +73,7 @@ def add_parser(subparsers: Any) -> None:
         "--turn-taking",
         action="store_true",
         help="instead: cut-offs at inserted mid-sentence pauses and end-of-turn latency, server_vad "
-        "against semantic_vad, on one-sentence-per-file folders (method: the semantic_vad page in docs)",
+        "against semantic_vad, on one-sentence-per-file folders",
     )
     parser.add_argument(
         "--no-wer",

@@ -88,11 +88,11 @@ class Hub:
 
 def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorker | None:
     """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
-    from openapiopenai.vad.smart_turn import SmartTurnModel
+    from openapiopenai.vad.smart_turn import LazySmartTurnModel
 
     try:
         return TurnEndWorker(
-            SmartTurnModel(),
+            LazySmartTurnModel(),
             metrics=metrics,
             threads=settings.turn_end_threads,
             max_queue=settings.turn_end_queue,

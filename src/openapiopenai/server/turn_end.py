@@ -27,13 +27,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.protocol.work import AudioSlice, TurnEndRequest
+from openapiopenai.vad.smart_turn import EndOfTurnModel
 
 if TYPE_CHECKING:  # the offline driver uses this module without the server's dependencies
     from openapiopenai.server.metrics import Metrics
@@ -43,10 +44,6 @@ log = logging.getLogger("openapiopenai.server")
 #: receives ``(query, probability or None)`` on the event loop
 TurnEndCallback = Callable[[int, float | None], None]
 FloatArray = npt.NDArray[np.float32]
-
-
-class EndOfTurnModel(Protocol):
-    def predict(self, audio: FloatArray) -> float: ...
 
 
 @dataclass(slots=True)
@@ -168,4 +165,4 @@ class TurnEndWorker:
             loop.call_soon_threadsafe(done, query, probability)
 
 
-__all__ = ["EndOfTurnModel", "TurnEndCallback", "TurnEndWorker"]
+__all__ = ["TurnEndCallback", "TurnEndWorker"]

@@ -17,10 +17,11 @@ is sensitive near 0.5 and this is the setting it was validated with.
 from __future__ import annotations
 
 import importlib.metadata
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +29,21 @@ import numpy.typing as npt
 from openapiopenai.audio.whisper_mel import SAMPLE_RATE, log_mel
 from openapiopenai.exceptions import ModelLoadError
 
-__all__ = ["INSTALL_HINT", "SmartTurnModel", "default_model_path", "require_model"]
+__all__ = [
+    "INSTALL_HINT",
+    "EndOfTurnModel",
+    "LazySmartTurnModel",
+    "SmartTurnModel",
+    "default_model_path",
+    "require_model",
+]
+
+
+class EndOfTurnModel(Protocol):
+    """What the shells ask: P(the turn in this 16 kHz audio is complete)."""
+
+    def predict(self, audio: npt.NDArray[np.float32]) -> float: ...
+
 
 MODEL_FILE: Final = "smart-turn-v3.2-cpu.onnx"
 _DISTRIBUTION: Final = "pipecat-ai"
@@ -104,3 +119,23 @@ class SmartTurnModel:
             return []
         batch = np.stack([self.features(a) for a in audios])
         return [float(p) for p in self.predict_features(batch)]
+
+
+class LazySmartTurnModel:
+    """:class:`SmartTurnModel` loaded on the first question (in the worker thread that asks it), so
+    a server starts as fast with the extra as without and holds no model until a session uses it."""
+
+    def __init__(self, threads: int = 1, model_path: str | Path | None = None) -> None:
+        self.model_path = Path(model_path) if model_path is not None else default_model_path()
+        self.threads = threads
+        self._model: SmartTurnModel | None = None
+        self._lock = threading.Lock()
+
+    def predict(self, audio: npt.ArrayLike) -> float:
+        model = self._model
+        if model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = SmartTurnModel(self.threads, self.model_path)
+                model = self._model
+        return model.predict(audio)

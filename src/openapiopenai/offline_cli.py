@@ -19,6 +19,7 @@ from functools import cache
 from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
+from openapiopenai.audio.formats import SHORT_NAMES
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.registry import AUTO, available_models
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from openapiopenai.audio.formats import AudioFormat
 
 #: ``--input-format`` names -> wire formats
-FORMATS = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma"}
+FORMATS = SHORT_NAMES
 #: headerless audio recognised by its extension (any file with ``--raw``): its encoding
 RAW_EXTENSIONS = {".pcm": "pcm", ".ulaw": "pcmu", ".mulaw": "pcmu", ".alaw": "pcma"}
 #: what a closed stdout (``| head``) exits with: 128 + SIGPIPE, as a tool killed by it would

@@ -16,7 +16,18 @@ import numpy.typing as npt
 from openapiopenai.audio import g711
 from openapiopenai.exceptions import AudioFormatError
 
-__all__ = ["FORMATS", "PCM16_24K", "PCMA", "PCMU", "AudioFormat", "decode", "encode", "from_beta", "from_ga"]
+__all__ = [
+    "FORMATS",
+    "PCM16_24K",
+    "PCMA",
+    "PCMU",
+    "SHORT_NAMES",
+    "AudioFormat",
+    "decode",
+    "encode",
+    "from_beta",
+    "from_ga",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ PCMU: Final = AudioFormat("audio/pcmu", "g711_ulaw", 8_000, 1)
 PCMA: Final = AudioFormat("audio/pcma", "g711_alaw", 8_000, 1)
 FORMATS: Final[tuple[AudioFormat, ...]] = (PCM16_24K, PCMU, PCMA)
 
+#: the command line's short names (``--input-format pcmu``) -> GA types
+SHORT_NAMES: Final[dict[str, str]] = {fmt.ga_type.removeprefix("audio/"): fmt.ga_type for fmt in FORMATS}
 _BY_GA: Final = {fmt.ga_type: fmt for fmt in FORMATS}
 _BY_BETA: Final = {fmt.beta_name: fmt for fmt in FORMATS}
 

@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Final
 
+from openapiopenai.audio.formats import SHORT_NAMES
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, Segment, chunked
 from openapiopenai.turns.config import TurnDetectionConfig
@@ -29,7 +30,7 @@ LIST_SUFFIXES: Final = frozenset({".txt", ".lst", ".list"})
 #: manifest columns that name the audio file, in order of preference
 MANIFEST_COLUMNS: Final = ("file", "path", "audio", "audio_path")
 #: wire formats ``detect`` can stream a file in (``--input-format``)
-WIRE_FORMATS: Final = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma"}
+WIRE_FORMATS: Final = SHORT_NAMES
 
 
 def expand_inputs(paths: Iterable[str]) -> list[str]:

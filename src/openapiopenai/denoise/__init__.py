@@ -1,0 +1,82 @@
+"""Noise reduction for the analysis path (``audio.input.noise_reduction``).
+
+The only code that runs a denoising network. The shell (server, offline driver) loads one
+``Denoiser`` per process with ``load_denoiser`` and hands each session a factory of
+per-stream ``DenoiseStream`` objects (``stream_factory``); the protocol core runs whatever
+stage it is given and never imports this package. What each ``noise_reduction.type`` means is
+set here, in ``MODE_LIMITS_DB`` (see docs/noise-reduction.md for why and how it was measured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from openapiopenai.denoise.base import MODES, Denoiser, DenoiseState, DenoiseStream, FloatArray, Mode
+
+__all__ = [
+    "DEFAULT_DENOISER",
+    "DENOISERS",
+    "MODES",
+    "MODE_LIMITS_DB",
+    "DenoiseState",
+    "DenoiseStream",
+    "Denoiser",
+    "DenoiserFactory",
+    "Mode",
+    "denoise_audio",
+    "load_denoiser",
+    "stream_factory",
+]
+
+DENOISERS: Final = ("rnnoise", "deepfilternet")
+DEFAULT_DENOISER: Final = "rnnoise"
+
+#: the most a denoiser may pull any part of the signal down, per mode (None: no limit).
+#: near_field: the talker is close and loud, so everything well below the voice is noise and
+#: may go entirely. far_field: a distant talker sits near the noise floor and the network's
+#: gain drops with the speech's SNR, so a limit keeps weak, reverberant speech audible to the
+#: detectors instead of gating it out with the noise.
+MODE_LIMITS_DB: Final[dict[Mode, float | None]] = {"near_field": None, "far_field": 18.0}
+
+#: what a session is handed: ``(mode, sample_rate) -> stage``
+DenoiserFactory = Callable[[Mode, int], DenoiseStream]
+
+
+def load_denoiser(
+    name: str = DEFAULT_DENOISER, limits_db: dict[Mode, float | None] | None = None
+) -> Denoiser:
+    """Load a denoiser by name (once per process; streams share it)."""
+    limits = dict(MODE_LIMITS_DB if limits_db is None else limits_db)
+    if name == "rnnoise":
+        from openapiopenai.denoise.rnnoise import RNNoise
+
+        return RNNoise(limits)
+    if name == "deepfilternet":
+        from openapiopenai.denoise.deepfilter import DeepFilterNet
+
+        return DeepFilterNet(limits)
+    raise ValueError(f"unknown denoiser {name!r}; choose from {', '.join(DENOISERS)}")
+
+
+def stream_factory(denoiser: Denoiser) -> DenoiserFactory:
+    """The per-session factory to hand a ``Session`` (or an ``AudioPipeline`` owner)."""
+
+    def make(mode: Mode, sample_rate: int) -> DenoiseStream:
+        return DenoiseStream(denoiser, sample_rate, mode)
+
+    return make
+
+
+def denoise_audio(denoiser: Denoiser, samples: FloatArray, sample_rate: int, mode: Mode) -> FloatArray:
+    """A whole clip, denoised and aligned with its input (same length, no delay).
+
+    For work requests (a committed item, a turn's last seconds): a fresh stream, the clip, then
+    ``delay`` samples of silence to flush the tail out, the delay dropped from the front."""
+    import numpy as np
+
+    stream = DenoiseStream(denoiser, sample_rate, mode)
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    padded = np.concatenate((x, np.zeros(stream.delay, dtype=np.float32)))
+    out: FloatArray = stream.process(padded)[stream.delay :]
+    return out

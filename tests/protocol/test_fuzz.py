@@ -22,13 +22,23 @@ from tests.synth import LoudnessModel, pcm16, silence, tone
 CHUNKS = [pcm16(silence(200)), pcm16(tone(320)), pcm16(tone(100), silence(600)), b"\x01", b"\x00" * 4801]
 TURN = pcm16(silence(1024), tone(640), silence(1024))
 
+#: keys a client could send that look like internal names: dunders, private fields of our own
+#: classes (the Session once kept queued errors under ``__error__`` in the event itself)
+internal_looking_keys = st.one_of(
+    st.sampled_from(
+        ["__error__", "__raw_audio__", "__class__", "__dict__", "_inbox", "_outbox", "_buffer", "_detector"]
+    ),
+    st.from_regex(r"\A_{1,2}[a-z]{1,8}_{0,2}\Z"),
+)
+keys = st.one_of(st.text(max_size=10), internal_looking_keys)
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**40), 2**40)
     | st.floats(allow_nan=False)
     | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
     max_leaves=12,
 )
 
@@ -106,9 +116,19 @@ maybe_errors = st.one_of(
     ),
     st.just(({"type": "input_audio_buffer.commit"}, False)),
     st.just(({"type": "input_audio_buffer.clear"}, False)),
+    st.dictionaries(internal_looking_keys, json_values, min_size=1, max_size=2).flatmap(
+        lambda extra: st.sampled_from(
+            [
+                "input_audio_buffer.clear",
+                "input_audio_buffer.commit",
+                "input_audio_buffer.append",
+                "session.update",
+            ]
+        ).map(lambda kind: ({**extra, "type": kind}, False))
+    ),
     session_payload.map(lambda s: ({"type": "session.update", "session": s}, False)),
     json_values.map(lambda v: ({"type": "session.update", "session": v}, False)),
-    st.dictionaries(st.text(max_size=8), json_values, max_size=3).map(
+    st.dictionaries(keys, json_values, max_size=3).map(
         lambda d: ({**d, "type": "conversation.item.create"}, False)
     ),
 )

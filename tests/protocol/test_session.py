@@ -321,7 +321,7 @@ def test_session_update_applies_silence_duration() -> None:
         ({"type": "realtime", "bogus": 1}, "unknown_parameter", "session.bogus"),
         (
             {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}},
-            "unsupported_feature",
+            "feature_unavailable",
             "session.audio.input.turn_detection.type",
         ),
         (
@@ -334,8 +334,16 @@ def test_session_update_applies_silence_duration() -> None:
         ),
         (
             {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}},
-            "unsupported_feature",
+            "feature_unavailable",
             "session.audio.input.transcription",
+        ),
+        (
+            {
+                "type": "realtime",
+                "audio": {"input": {"turn_detection": {"type": "semantic_vad", "threshold": 0.5}}},
+            },
+            "unknown_parameter",
+            "session.audio.input.turn_detection.threshold",
         ),
     ],
 )

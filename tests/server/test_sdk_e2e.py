@@ -140,14 +140,17 @@ async def test_bad_client_events_get_errors_with_their_event_id(shared_server: S
         await conn.send({"type": "input_audio_buffer.append", "audio": "***", "event_id": "bad_b64"})  # type: ignore[arg-type]
         await conn.send({"type": "no.such.event", "event_id": "bad_type"})  # type: ignore[arg-type]
         await conn.send({"type": "response.create", "event_id": "no_model"})
-        semantic = {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}}
+        semantic = {
+            "type": "realtime",
+            "audio": {"input": {"turn_detection": {"type": "semantic_vad", "silence_duration_ms": 500}}},
+        }
         await conn.send({"type": "session.update", "session": semantic, "event_id": "semantic"})  # type: ignore[arg-type]
         errors = [e["error"] for e in await collect(conn, idle=1.0) if e["type"] == "error"]
         by_id = {e["event_id"]: e for e in errors}
         assert by_id["bad_b64"]["param"] == "audio"
         assert by_id["bad_type"]["code"] == "invalid_value"
         assert by_id["no_model"]["code"] == "unsupported_feature"
-        assert by_id["semantic"]["code"] == "unsupported_feature"
+        assert by_id["semantic"]["code"] == "unknown_parameter"  # semantic_vad has no silence window
         # the session is still alive and working
         await conn.input_audio_buffer.append(
             audio=b64(speech_pcm("testset-audio-17.wav") + pcm16(silence(1000)))

@@ -32,8 +32,15 @@ class AudioBuffer:
     def samples(self) -> int:
         return self.end - self.start
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes) -> bytes:
+        """Add ``data``; return the samples it completed, whole: the buffer alone holds a
+        half-received sample, so what it returns can go straight to the decoder."""
+        rest = len(self._data) % self.bytes_per_sample
         self._data += data
+        if not rest and len(data) % self.bytes_per_sample == 0:
+            return data
+        whole_end = len(self._data) - len(self._data) % self.bytes_per_sample
+        return bytes(self._data[len(self._data) - len(data) - rest : whole_end])
 
     def take(self, until: int) -> bytes:
         """Remove and return the audio in ``[start, until)``."""

@@ -1,30 +1,45 @@
-"""The conversation's items as this server keeps them: order, and the audio of user turns."""
+"""The conversation's items as this server keeps them: order, and the audio of user turns.
+
+Memory is bounded three ways, each a session limit: at most ``max_items`` items and at most
+``max_item_bytes`` of item text (the oldest items are forgotten first: a session that runs for
+hours keeps talking), and at most ``max_audio_bytes`` of retained audio (the oldest items keep
+their place but lose their audio). Without these a client could hold gigabytes per session.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes an item's text costs to hold (its JSON, audio excluded)."""
+    return len(json.dumps(item, separators=(",", ":")).encode())
 
 
 @dataclass(slots=True)
 class Item:
     item: dict[str, Any]  # wire shape, without audio bytes
     audio: bytes = b""  # input audio in the session's input format at commit time
+    size: int = field(default=0)  # text bytes counted against ``max_item_bytes``
+
+    def __post_init__(self) -> None:
+        if not self.size:
+            self.size = item_size(self.item)
 
 
 class Conversation:
-    """Ordered items with a byte budget for retained audio.
+    """Ordered items within the session's item, text and audio budgets."""
 
-    A long session would otherwise keep every turn's audio forever; once the budget is
-    exceeded the oldest items' audio is dropped (the items stay, ``retrieve`` returns them
-    without audio).
-    """
-
-    def __init__(self, max_audio_bytes: int) -> None:
+    def __init__(self, max_audio_bytes: int, max_items: int = 1024, max_item_bytes: int = 4 << 20) -> None:
         self._items: OrderedDict[str, Item] = OrderedDict()
         self._max_audio = max_audio_bytes
+        self._max_items = max_items
+        self._max_bytes = max_item_bytes
         self._audio_bytes = 0
+        self._text_bytes = 0
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._items
@@ -35,6 +50,14 @@ class Conversation:
     @property
     def last_id(self) -> str | None:
         return next(reversed(self._items), None)
+
+    @property
+    def text_bytes(self) -> int:
+        return self._text_bytes
+
+    def fits(self, record: Item) -> bool:
+        """Whether an item this size can be held at all (older items make room otherwise)."""
+        return record.size <= self._max_bytes
 
     def get(self, item_id: str) -> Item | None:
         return self._items.get(item_id)
@@ -57,17 +80,37 @@ class Conversation:
             self._items = OrderedDict(items)
             previous = after
         self._audio_bytes += len(record.audio)
-        self._evict_audio()
+        self._text_bytes += record.size
+        self._evict(keep=item_id)
         return previous
+
+    def set_transcript(self, item_id: str, transcript: str) -> None:
+        """Fill in the transcript of a user audio item (``retrieve`` then returns it)."""
+        record = self._items.get(item_id)
+        if record is None:
+            return
+        for part in record.item.get("content") or []:
+            if isinstance(part, dict) and part.get("type") == "input_audio":
+                part["transcript"] = transcript
+        size = item_size(record.item)
+        self._text_bytes += size - record.size
+        record.size = size
+        self._evict(keep=item_id)
 
     def delete(self, item_id: str) -> bool:
         record = self._items.pop(item_id, None)
         if record is None:
             return False
         self._audio_bytes -= len(record.audio)
+        self._text_bytes -= record.size
         return True
 
-    def _evict_audio(self) -> None:
+    def _evict(self, keep: str) -> None:
+        while len(self._items) > self._max_items or self._text_bytes > self._max_bytes:
+            victim = next((key for key in self._items if key != keep), None)
+            if victim is None:  # the kept item alone fits (``fits`` was checked)
+                break
+            self.delete(victim)
         for record in self._items.values():
             if self._audio_bytes <= self._max_audio:
                 return

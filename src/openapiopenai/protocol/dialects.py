@@ -8,16 +8,57 @@ shape. Everything shape-specific lives here, so the state machine has no ``if be
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from openapiopenai.audio.formats import AudioFormat, from_beta, from_ga
 from openapiopenai.exceptions import ConfigError, ProtocolError
+from openapiopenai.models import (
+    RealtimeBetaServerEventConversationItemCreated,
+    RealtimeBetaServerEventConversationItemRetrieved,
+    RealtimeBetaServerEventSessionCreated,
+    RealtimeBetaServerEventSessionUpdated,
+    RealtimeModel,
+    RealtimeServerEventConversationItemAdded,
+    RealtimeServerEventConversationItemDone,
+    RealtimeServerEventConversationItemRetrieved,
+    RealtimeServerEventSessionCreated,
+    RealtimeServerEventSessionUpdated,
+)
+from openapiopenai.models.unions import parse_beta_client_event as _parse_beta
+from openapiopenai.models.unions import parse_client_event as _parse_ga
 from openapiopenai.protocol import errors
-from openapiopenai.protocol.config import InputConfig, SessionKind, deep_merge
-from openapiopenai.turns.config import IDLE_TIMEOUT_RANGE_MS, TurnDetectionConfig
+from openapiopenai.protocol.config import (
+    LOGPROBS_INCLUDE,
+    Feature,
+    Features,
+    InputConfig,
+    SessionKind,
+    TranscriptionConfig,
+    TurnDetection,
+    deep_merge,
+)
+from openapiopenai.protocol.work import NoiseReduction
+from openapiopenai.turns.config import IDLE_TIMEOUT_RANGE_MS, SemanticVadConfig, TurnDetectionConfig
 
 #: wire fields of ``server_vad`` that map onto TurnDetectionConfig
 VAD_FIELDS = ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
+#: ``server_vad`` fields a ``semantic_vad`` object may not carry (OpenAI rejects them too)
+SEMANTIC_REJECTED = VAD_FIELDS
+
+GA_CLIENT_TYPES = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "response.create",
+    "response.cancel",
+    "output_audio_buffer.clear",
+)
+BETA_CLIENT_TYPES = (*GA_CLIENT_TYPES, "transcription_session.update")
 
 #: the beta SDK's closed enum of models; other names are left out of beta echoes
 BETA_MODELS = frozenset(
@@ -34,16 +75,8 @@ BETA_MODELS = frozenset(
 )
 
 
-def merge_turn_detection(
-    current: TurnDetectionConfig | None,
-    default: TurnDetectionConfig,
-    wire: dict[str, Any],
-    param: str,
-    event_id: str | None,
-) -> TurnDetectionConfig:
-    """A (possibly partial) wire ``server_vad`` object applied over the current settings."""
-    changes = {key: wire[key] for key in VAD_FIELDS if key in wire}
-    idle = changes.get("idle_timeout_ms")
+def _check_idle_timeout(wire: dict[str, Any], param: str, event_id: str | None) -> None:
+    idle = wire.get("idle_timeout_ms")
     low, high = IDLE_TIMEOUT_RANGE_MS
     if idle is not None and not low <= idle <= high:
         raise ProtocolError(
@@ -52,56 +85,197 @@ def merge_turn_detection(
             param=f"{param}.idle_timeout_ms",
             event_id=event_id,
         )
+
+
+def _merged_vad(
+    base: TurnDetectionConfig, changes: dict[str, Any], param: str, event_id: str | None
+) -> TurnDetectionConfig:
     try:
-        return (current or default).merged(**changes)
+        return base.merged(**changes)
     except ConfigError as exc:
         raise ProtocolError(
             f"Invalid value for '{param}': {exc}", code=errors.INVALID_VALUE, param=param, event_id=event_id
         ) from exc
 
 
-def check_turn_detection_kind(
-    wire: dict[str, Any], kind: SessionKind, param: str, event_id: str | None
-) -> None:
-    if wire.get("type", "server_vad") == "semantic_vad":
-        raise errors.unsupported("semantic_vad turn detection", f"{param}.type", event_id)
+def merge_turn_detection(
+    current: TurnDetection | None,
+    default: TurnDetectionConfig,
+    wire: dict[str, Any],
+    kind: SessionKind,
+    features: Features,
+    param: str,
+    event_id: str | None,
+) -> TurnDetection:
+    """A (possibly partial) wire turn-detection object applied over the current settings.
+
+    The same ``type`` merges field by field; a new ``type`` switches rule and keeps the onset
+    settings the two share. A missing ``type`` means the current rule (``server_vad`` if none)."""
+    current_type = "semantic_vad" if isinstance(current, SemanticVadConfig) else "server_vad"
+    wanted = wire.get("type") or (current_type if current is not None else "server_vad")
     if kind == "realtime" and wire.get("create_response") is True:
         raise errors.unsupported(
             "create_response (automatic model responses)", f"{param}.create_response", event_id
         )
+    vad = current.vad if isinstance(current, SemanticVadConfig) else (current or default)
+    if wanted == "semantic_vad":
+        extra = [key for key in SEMANTIC_REJECTED if wire.get(key) is not None]
+        if extra:
+            raise ProtocolError(
+                f"Unknown parameter: '{param}.{extra[0]}'. semantic_vad has no '{extra[0]}'.",
+                code=errors.UNKNOWN_PARAMETER,
+                param=f"{param}.{extra[0]}",
+                event_id=event_id,
+            )
+        require(features, "semantic_vad", "semantic_vad turn detection", f"{param}.type", event_id)
+        eagerness = wire.get("eagerness") or (
+            current.eagerness if isinstance(current, SemanticVadConfig) else "auto"
+        )
+        return SemanticVadConfig(eagerness=eagerness, vad=vad)
+    if wire.get("eagerness") is not None:
+        raise ProtocolError(
+            f"Unknown parameter: '{param}.eagerness'. Only semantic_vad has 'eagerness'.",
+            code=errors.UNKNOWN_PARAMETER,
+            param=f"{param}.eagerness",
+            event_id=event_id,
+        )
+    _check_idle_timeout(wire, param, event_id)
+    return _merged_vad(vad, {key: wire[key] for key in VAD_FIELDS if key in wire}, param, event_id)
 
 
-def reject_if_set(value: Any, what: str, param: str, event_id: str | None) -> None:
-    if value is not None:
-        raise errors.unsupported(what, param, event_id)
+def require(features: Features, feature: Feature, what: str, param: str, event_id: str | None) -> None:
+    """Refuse a feature the shell does not provide, saying why."""
+    if not getattr(features, feature):
+        hint = features.hint(feature)
+        raise ProtocolError(
+            f"{what} is not available on this server{': ' + hint if hint else '.'}",
+            code=errors.FEATURE_UNAVAILABLE,
+            param=param,
+            event_id=event_id,
+        )
+
+
+def parse_transcription(
+    wire: dict[str, Any] | None, features: Features, param: str, event_id: str | None
+) -> TranscriptionConfig | None:
+    """``transcription`` / ``input_audio_transcription``: replaced whole (``null``: off)."""
+    if wire is None:
+        return None
+    require(features, "transcription", "Input audio transcription", param, event_id)
+    return TranscriptionConfig(
+        model=wire.get("model"), language=wire.get("language"), prompt=wire.get("prompt")
+    )
+
+
+def parse_noise_reduction(
+    wire: dict[str, Any] | None, features: Features, param: str, event_id: str | None
+) -> NoiseReduction | None:
+    """``noise_reduction`` / ``input_audio_noise_reduction``: ``{type}`` or ``null`` (off)."""
+    if wire is None:
+        return None
+    kind = wire.get("type")
+    if kind is None:
+        raise ProtocolError(
+            f"Missing required parameter: '{param}.type'.",
+            code=errors.MISSING_REQUIRED_PARAMETER,
+            param=f"{param}.type",
+            event_id=event_id,
+        )
+    require(features, "noise_reduction", "Noise reduction", param, event_id)
+    return cast(NoiseReduction, kind)
+
+
+def wire_transcription(config: InputConfig) -> dict[str, Any] | None:
+    t = config.transcription
+    if t is None:
+        return None
+    return {
+        k: v for k, v in (("model", t.model), ("language", t.language), ("prompt", t.prompt)) if v is not None
+    }
+
+
+def wire_noise_reduction(config: InputConfig) -> dict[str, Any] | None:
+    return None if config.noise_reduction is None else {"type": config.noise_reduction}
+
+
+def wire_include(config: InputConfig) -> list[str] | None:
+    return [LOGPROBS_INCLUDE] if config.include_logprobs else None
 
 
 def wire_turn_detection(
     config: InputConfig, kind: SessionKind, *, with_idle_timeout: bool
 ) -> dict[str, Any] | None:
-    """The ``server_vad`` object a session reports (``None`` in manual mode)."""
+    """The turn-detection object a session reports (``None`` in manual mode)."""
     td = config.turn_detection
     if td is None:
         return None
-    wire: dict[str, Any] = {
-        "type": "server_vad",
-        "threshold": td.threshold,
-        "prefix_padding_ms": td.prefix_padding_ms,
-        "silence_duration_ms": td.silence_duration_ms,
-    }
-    if kind == "realtime":
-        if with_idle_timeout:
+    wire: dict[str, Any]
+    if isinstance(td, SemanticVadConfig):
+        wire = {"type": "semantic_vad", "eagerness": td.eagerness}
+    else:
+        wire = {
+            "type": "server_vad",
+            "threshold": td.threshold,
+            "prefix_padding_ms": td.prefix_padding_ms,
+            "silence_duration_ms": td.silence_duration_ms,
+        }
+        if kind == "realtime" and with_idle_timeout:
             wire["idle_timeout_ms"] = td.idle_timeout_ms
+    if kind == "realtime":
         wire["create_response"] = False
         wire["interrupt_response"] = config.interrupt_response
     return wire
+
+
+def _apply_input(
+    config: InputConfig,
+    fields: dict[str, Any],
+    names: dict[str, str],
+    kind: SessionKind,
+    default_td: TurnDetectionConfig,
+    features: Features,
+    event_id: str | None,
+) -> InputConfig:
+    """The dialect-neutral part of an update: ``names`` maps our setting to its wire param."""
+    changes: dict[str, Any] = {}
+    if "transcription" in fields:
+        changes["transcription"] = parse_transcription(
+            fields["transcription"], features, names["transcription"], event_id
+        )
+    if "noise_reduction" in fields:
+        changes["noise_reduction"] = parse_noise_reduction(
+            fields["noise_reduction"], features, names["noise_reduction"], event_id
+        )
+    if "turn_detection" in fields:
+        wire_td = fields["turn_detection"]
+        if wire_td is None:
+            changes["turn_detection"] = None
+        else:
+            changes["turn_detection"] = merge_turn_detection(
+                config.turn_detection, default_td, wire_td, kind, features, names["turn_detection"], event_id
+            )
+            if wire_td.get("interrupt_response") is not None:
+                changes["interrupt_response"] = wire_td["interrupt_response"]
+    if "include" in fields:
+        changes["include_logprobs"] = LOGPROBS_INCLUDE in (fields["include"] or ())
+    return replace(config, **changes)
 
 
 class GaDialect:
     """The GA shape: ``session.type``, ``audio.input.*``, ``conversation.item.added``/``done``."""
 
     name: ClassVar[str] = "ga"
-    update_type: ClassVar[str] = "session.update"
+    client_types: ClassVar[tuple[str, ...]] = GA_CLIENT_TYPES
+    #: beta sends ``conversation.created`` after ``session.created``; GA does not (live captures)
+    sends_conversation_created: ClassVar[bool] = False
+    session_created_event: ClassVar[type[RealtimeModel]] = RealtimeServerEventSessionCreated
+    session_updated_event: ClassVar[type[RealtimeModel]] = RealtimeServerEventSessionUpdated
+    item_retrieved_event: ClassVar[type[RealtimeModel]] = RealtimeServerEventConversationItemRetrieved
+    #: what announces a new item: GA ``conversation.item.added`` then ``.done``
+    item_added_events: ClassVar[tuple[tuple[type[RealtimeModel], str], ...]] = (
+        (RealtimeServerEventConversationItemAdded, "conversation.item.added"),
+        (RealtimeServerEventConversationItemDone, "conversation.item.done"),
+    )
 
     def session_object(
         self,
@@ -117,12 +291,11 @@ class GaDialect:
         wire_format: dict[str, Any] = {"type": fmt.ga_type}
         if fmt.ga_type == "audio/pcm":
             wire_format["rate"] = fmt.sample_rate
-        turn_detection = wire_turn_detection(config, kind, with_idle_timeout=True)
         audio_input = {
             "format": wire_format,
-            "transcription": None,
-            "noise_reduction": None,
-            "turn_detection": turn_detection,
+            "transcription": wire_transcription(config),
+            "noise_reduction": wire_noise_reduction(config),
+            "turn_detection": wire_turn_detection(config, kind, with_idle_timeout=True),
         }
         if kind == "transcription":
             base: dict[str, Any] = {
@@ -130,7 +303,6 @@ class GaDialect:
                 "object": "realtime.transcription_session",
                 "id": session_id,
                 "expires_at": expires_at,
-                "include": None,
             }
         else:
             base = {
@@ -150,10 +322,10 @@ class GaDialect:
                 "audio": {
                     "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0}
                 },
-                "include": None,
             }
         merged = deep_merge(base, echo)
         merged["audio"] = deep_merge(merged.get("audio", {}), {"input": audio_input})
+        merged["include"] = wire_include(config)
         return merged
 
     def apply_update(
@@ -163,6 +335,7 @@ class GaDialect:
         echo: dict[str, Any],
         session: dict[str, Any],
         default_td: TurnDetectionConfig,
+        features: Features,
         event_id: str | None,
     ) -> tuple[InputConfig, dict[str, Any]]:
         """Validate a whole update and return the new state; raise before changing anything."""
@@ -181,27 +354,23 @@ class GaDialect:
         if "format" in audio_in and audio_in["format"] is not None:
             wire = audio_in["format"]
             fmt = from_ga(wire.get("type", "audio/pcm"), wire.get("rate"))
+        fields: dict[str, Any] = {
+            key: audio_in[key]
+            for key in ("transcription", "noise_reduction", "turn_detection")
+            if key in audio_in
+        }
+        if "include" in rest:
+            fields["include"] = rest.pop("include")
         param = "session.audio.input"
-        reject_if_set(
-            audio_in.get("transcription"), "Input audio transcription", f"{param}.transcription", event_id
-        )
-        reject_if_set(
-            audio_in.get("noise_reduction"), "Noise reduction", f"{param}.noise_reduction", event_id
-        )
-        td = config.turn_detection
-        interrupt = config.interrupt_response
-        if "turn_detection" in audio_in:
-            wire_td = audio_in["turn_detection"]
-            if wire_td is None:
-                td = None
-            else:
-                check_turn_detection_kind(wire_td, kind, f"{param}.turn_detection", event_id)
-                td = merge_turn_detection(td, default_td, wire_td, f"{param}.turn_detection", event_id)
-                interrupt = wire_td.get("interrupt_response", interrupt)
+        names = {key: f"{param}.{key}" for key in ("transcription", "noise_reduction", "turn_detection")}
+        new = _apply_input(config, fields, names, kind, default_td, features, event_id)
         if audio:
             rest["audio"] = audio
-        new = replace(config, format=fmt, turn_detection=td, interrupt_response=interrupt)
-        return new, deep_merge(echo, rest)
+        return replace(new, format=fmt), deep_merge(echo, rest)
+
+    def parse_client_event(self, event: dict[str, Any]) -> Any:
+        """A client event as this dialect's model (raises ``pydantic.ValidationError``)."""
+        return _parse_ga(event)
 
     def user_item(self, item_id: str, content: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
@@ -212,11 +381,23 @@ class GaDialect:
             "content": content if content is not None else [{"type": "input_audio", "transcript": None}],
         }
 
+    def client_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A client-created item as this dialect reports it."""
+        return item
+
 
 class BetaDialect(GaDialect):
     """The beta shape (``OpenAI-Beta: realtime=v1``): flat session, ``conversation.item.created``."""
 
     name: ClassVar[str] = "beta"
+    client_types: ClassVar[tuple[str, ...]] = BETA_CLIENT_TYPES
+    sends_conversation_created: ClassVar[bool] = True
+    session_created_event: ClassVar[type[RealtimeModel]] = RealtimeBetaServerEventSessionCreated
+    session_updated_event: ClassVar[type[RealtimeModel]] = RealtimeBetaServerEventSessionUpdated
+    item_retrieved_event: ClassVar[type[RealtimeModel]] = RealtimeBetaServerEventConversationItemRetrieved
+    item_added_events: ClassVar[tuple[tuple[type[RealtimeModel], str], ...]] = (
+        (RealtimeBetaServerEventConversationItemCreated, "conversation.item.created"),
+    )
 
     def session_object(
         self,
@@ -228,16 +409,17 @@ class BetaDialect(GaDialect):
         model_name: str | None,
         expires_at: int,
     ) -> dict[str, Any]:
-        turn_detection = wire_turn_detection(config, kind, with_idle_timeout=False)
+        own = {
+            "input_audio_format": config.format.beta_name,
+            "input_audio_transcription": wire_transcription(config),
+            "input_audio_noise_reduction": wire_noise_reduction(config),
+            "turn_detection": wire_turn_detection(config, kind, with_idle_timeout=False),
+            "include": wire_include(config),
+        }
         base: dict[str, Any] = {
             "id": session_id,
             "object": "realtime.session" if kind == "realtime" else "realtime.transcription_session",
             "expires_at": expires_at,
-            "input_audio_format": config.format.beta_name,
-            "input_audio_transcription": None,
-            "input_audio_noise_reduction": None,
-            "turn_detection": turn_detection,
-            "include": None,
         }
         if kind == "realtime":
             base.update(
@@ -261,7 +443,7 @@ class BetaDialect(GaDialect):
             base["client_secret"] = {"value": "", "expires_at": 0}
             base["modalities"] = ["text"]
         merged = deep_merge(base, echo)
-        merged.update({k: base[k] for k in ("input_audio_format", "turn_detection")})
+        merged.update(own)
         return merged
 
     def apply_update(
@@ -271,6 +453,7 @@ class BetaDialect(GaDialect):
         echo: dict[str, Any],
         session: dict[str, Any],
         default_td: TurnDetectionConfig,
+        features: Features,
         event_id: str | None,
     ) -> tuple[InputConfig, dict[str, Any]]:
         rest = dict(session)
@@ -278,31 +461,23 @@ class BetaDialect(GaDialect):
         name = rest.pop("input_audio_format", None)
         if name is not None:
             fmt = from_beta(name)
-        reject_if_set(
-            rest.pop("input_audio_transcription", None),
-            "Input audio transcription",
-            "session.input_audio_transcription",
-            event_id,
-        )
-        reject_if_set(
-            rest.pop("input_audio_noise_reduction", None),
-            "Noise reduction",
-            "session.input_audio_noise_reduction",
-            event_id,
-        )
-        td = config.turn_detection
-        interrupt = config.interrupt_response
-        if "turn_detection" in rest:
-            wire_td = rest.pop("turn_detection")
-            if wire_td is None:
-                td = None
-            else:
-                check_turn_detection_kind(wire_td, kind, "session.turn_detection", event_id)
-                td = merge_turn_detection(td, default_td, wire_td, "session.turn_detection", event_id)
-                interrupt = wire_td.get("interrupt_response", interrupt)
-        new = replace(config, format=fmt, turn_detection=td, interrupt_response=interrupt)
+        wire_names = {
+            "transcription": "input_audio_transcription",
+            "noise_reduction": "input_audio_noise_reduction",
+            "turn_detection": "turn_detection",
+            "include": "include",
+        }
+        fields: dict[str, Any] = {ours: rest.pop(wire) for ours, wire in wire_names.items() if wire in rest}
+        names = {ours: f"session.{wire}" for ours, wire in wire_names.items()}
+        new = _apply_input(config, fields, names, kind, default_td, features, event_id)
         rest.pop("model", None)
-        return new, deep_merge(echo, rest)
+        return replace(new, format=fmt), deep_merge(echo, rest)
+
+    def parse_client_event(self, event: dict[str, Any]) -> Any:
+        return _parse_beta(event)
 
     def user_item(self, item_id: str, content: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {"object": "realtime.item", **super().user_item(item_id, content)}
+
+    def client_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"object": "realtime.item", **item}

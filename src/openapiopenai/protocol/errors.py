@@ -22,6 +22,18 @@ MESSAGE_TOO_LARGE = "message_too_large"
 UNSUPPORTED = "unsupported_feature"
 ITEM_NOT_FOUND = "item_not_found"
 FORMAT_CHANGE_WITH_AUDIO = "input_audio_format_change_with_buffered_audio"
+#: the session asked for something this server was started without (a recogniser, a model)
+FEATURE_UNAVAILABLE = "feature_unavailable"
+#: a client item larger than the session's item budget
+ITEM_TOO_LARGE = "item_too_large"
+
+# ``transcription_error`` codes of ``conversation.item.input_audio_transcription.failed``
+#: the recogniser raised or returned nothing usable
+TRANSCRIPTION_FAILED = "transcription_failed"
+#: the server's transcription queue is full: the item is not transcribed (its audio is kept)
+TRANSCRIPTION_QUEUE_FULL = "transcription_queue_full"
+#: this session committed turns faster than they could be transcribed
+TRANSCRIPTION_BACKLOG = "transcription_backlog"
 
 #: pydantic error type -> Realtime error code
 _PYDANTIC_CODES = {

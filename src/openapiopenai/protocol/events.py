@@ -7,26 +7,20 @@ from typing import Any
 
 from openapiopenai.exceptions import ProtocolError
 from openapiopenai.models import (
-    RealtimeBetaServerEventConversationItemCreated,
-    RealtimeBetaServerEventConversationItemRetrieved,
-    RealtimeBetaServerEventSessionCreated,
-    RealtimeBetaServerEventSessionUpdated,
     RealtimeBetaServerEventTranscriptionSessionUpdated,
     RealtimeConversation,
     RealtimeModel,
     RealtimeServerEventConversationCreated,
-    RealtimeServerEventConversationItemAdded,
     RealtimeServerEventConversationItemDeleted,
-    RealtimeServerEventConversationItemDone,
-    RealtimeServerEventConversationItemRetrieved,
+    RealtimeServerEventConversationItemInputAudioTranscriptionCompleted,
+    RealtimeServerEventConversationItemInputAudioTranscriptionDelta,
+    RealtimeServerEventConversationItemInputAudioTranscriptionFailed,
     RealtimeServerEventError,
     RealtimeServerEventInputAudioBufferCleared,
     RealtimeServerEventInputAudioBufferCommitted,
     RealtimeServerEventInputAudioBufferSpeechStarted,
     RealtimeServerEventInputAudioBufferSpeechStopped,
     RealtimeServerEventInputAudioBufferTimeoutTriggered,
-    RealtimeServerEventSessionCreated,
-    RealtimeServerEventSessionUpdated,
 )
 from openapiopenai.protocol.conversation import Item
 from openapiopenai.protocol.dialects import GaDialect
@@ -34,10 +28,9 @@ from openapiopenai.protocol.ids import IdFactory
 
 
 def session_created(ids: IdFactory, dialect: GaDialect, session: dict[str, Any]) -> RealtimeModel:
-    cls = (
-        RealtimeBetaServerEventSessionCreated if dialect.name == "beta" else RealtimeServerEventSessionCreated
+    return dialect.session_created_event.model_validate(
+        {"type": "session.created", "event_id": ids.event(), "session": session}
     )
-    return cls.model_validate({"type": "session.created", "event_id": ids.event(), "session": session})
 
 
 def session_updated(
@@ -47,10 +40,9 @@ def session_updated(
         return RealtimeBetaServerEventTranscriptionSessionUpdated.model_validate(
             {"type": "transcription_session.updated", "event_id": ids.event(), "session": session}
         )
-    cls = (
-        RealtimeBetaServerEventSessionUpdated if dialect.name == "beta" else RealtimeServerEventSessionUpdated
+    return dialect.session_updated_event.model_validate(
+        {"type": "session.updated", "event_id": ids.event(), "session": session}
     )
-    return cls.model_validate({"type": "session.updated", "event_id": ids.event(), "session": session})
 
 
 def conversation_created(ids: IdFactory) -> RealtimeModel:
@@ -92,25 +84,11 @@ def item_added(
     ids: IdFactory, dialect: GaDialect, item: dict[str, Any], previous_item_id: str | None
 ) -> list[RealtimeModel]:
     """GA: ``conversation.item.added`` then ``.done``; beta: ``conversation.item.created``."""
-    if dialect.name == "beta":
-        return [
-            RealtimeBetaServerEventConversationItemCreated.model_validate(
-                {
-                    "type": "conversation.item.created",
-                    "event_id": ids.event(),
-                    "previous_item_id": previous_item_id,
-                    "item": item,
-                }
-            )
-        ]
     return [
         cls.model_validate(
             {"type": kind, "event_id": ids.event(), "previous_item_id": previous_item_id, "item": item}
         )
-        for cls, kind in (
-            (RealtimeServerEventConversationItemAdded, "conversation.item.added"),
-            (RealtimeServerEventConversationItemDone, "conversation.item.done"),
-        )
+        for cls, kind in dialect.item_added_events
     ]
 
 
@@ -128,12 +106,43 @@ def item_retrieved(ids: IdFactory, dialect: GaDialect, record: Item) -> Realtime
             else part
             for part in item.get("content", [])
         ]
-    cls = (
-        RealtimeBetaServerEventConversationItemRetrieved
-        if dialect.name == "beta"
-        else RealtimeServerEventConversationItemRetrieved
+    return dialect.item_retrieved_event.model_validate(
+        {"type": "conversation.item.retrieved", "event_id": ids.event(), "item": item}
     )
-    return cls.model_validate({"type": "conversation.item.retrieved", "event_id": ids.event(), "item": item})
+
+
+def transcription_delta(
+    ids: IdFactory, item_id: str, delta: str, logprobs: list[dict[str, Any]] | None
+) -> RealtimeModel:
+    return RealtimeServerEventConversationItemInputAudioTranscriptionDelta(
+        event_id=ids.event(), item_id=item_id, content_index=0, delta=delta, logprobs=logprobs
+    )
+
+
+def transcription_completed(
+    ids: IdFactory, item_id: str, transcript: str, seconds: float, logprobs: list[dict[str, Any]] | None
+) -> RealtimeModel:
+    """``usage`` is by duration: what the recogniser heard, as OpenAI bills whisper-1."""
+    return RealtimeServerEventConversationItemInputAudioTranscriptionCompleted(
+        event_id=ids.event(),
+        item_id=item_id,
+        content_index=0,
+        transcript=transcript,
+        usage={"type": "duration", "seconds": round(seconds, 3)},
+        logprobs=logprobs,
+    )
+
+
+def transcription_failed(ids: IdFactory, item_id: str, code: str, message: str) -> RealtimeModel:
+    return RealtimeServerEventConversationItemInputAudioTranscriptionFailed.model_validate(
+        {
+            "type": "conversation.item.input_audio_transcription.failed",
+            "event_id": ids.event(),
+            "item_id": item_id,
+            "content_index": 0,
+            "error": {"type": "transcription_error", "code": code, "message": message, "param": None},
+        }
+    )
 
 
 def error(ids: IdFactory, exc: ProtocolError) -> RealtimeModel:

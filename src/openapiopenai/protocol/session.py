@@ -20,9 +20,18 @@ lands at the same place on the timeline as it would if scoring were instantaneou
 makes the event stream independent of scheduling: the server over a network and the
 offline driver produce the same events for the same client messages.
 
+Other work. Transcribing a committed item and judging whether a turn is complete are
+inference too: ``work_to_do()`` hands out :mod:`~openapiopenai.protocol.work` requests and the
+shell answers with ``receive_transcript_delta/done/failed`` and ``receive_turn_end``. At most
+one transcription per session is out at a time, so items complete in commit order; answers for
+a turn or item the session has moved past are ignored here, not by the shell.
+
 Timeline. Positions are whole samples of input audio appended since the session began (at
 the input format's rate); wire milliseconds are made in one place (``_ms``). Commits and
 clears never move the timeline back.
+
+Errors. A client's mistake (:class:`ProtocolError`) becomes an ``error`` event, in order with
+the events around it, and the session goes on. Only a bug in this module raises out of it.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from __future__ import annotations
 import binascii
 import json
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,13 +49,14 @@ from openapiopenai.audio.formats import AudioFormat
 from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
 from openapiopenai.exceptions import AudioFormatError, ProtocolError
 from openapiopenai.models import RealtimeModel
-from openapiopenai.models.unions import UnknownEventTypeError, parse_beta_client_event, parse_client_event
+from openapiopenai.models.unions import UnknownEventTypeError
 from openapiopenai.protocol import errors, events
 from openapiopenai.protocol.buffer import AudioBuffer
-from openapiopenai.protocol.config import Dialect, InputConfig, SessionKind
+from openapiopenai.protocol.config import Dialect, Features, InputConfig, SessionKind
 from openapiopenai.protocol.conversation import Conversation, Item
 from openapiopenai.protocol.dialects import BetaDialect, GaDialect
 from openapiopenai.protocol.ids import IdFactory
+from openapiopenai.protocol.work import AudioSlice, TranscriptionRequest, TurnEndRequest, WorkRequest
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.detector import IdleTimeout, SpeechStarted, SpeechStopped, TurnDetector, TurnEvent
 from openapiopenai.turns.timeline import ms_to_samples, samples_to_ms
@@ -55,23 +65,41 @@ from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState
 MIN_COMMIT_MS = 100
 SESSION_LIFETIME_S = 3600
 
-GA_CLIENT_TYPES = (
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "conversation.item.retrieve",
-    "response.create",
-    "response.cancel",
-    "output_audio_buffer.clear",
-)
-BETA_CLIENT_TYPES = (*GA_CLIENT_TYPES, "transcription_session.update")
 APPEND = "input_audio_buffer.append"
-#: inbox key of audio appended as bytes by ``receive_audio``
-_RAW_AUDIO = "__raw_audio__"
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientEvent:
+    """A decoded client event waiting its turn."""
+
+    kind: str
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _RawAudio:
+    """Audio appended as bytes by ``receive_audio`` (an append without JSON and base64)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _QueuedError:
+    """A client mistake found on arrival, reported in order behind the events before it."""
+
+    error: ProtocolError
+
+
+_Inbound = _ClientEvent | _RawAudio | _QueuedError
+
+
+@dataclass(slots=True)
+class _Transcript:
+    """The transcription of one committed item, from request to ``completed``/``failed``."""
+
+    request: TranscriptionRequest
+    parts: list[str] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +118,14 @@ class SessionLimits:
     #: and so lose the speech that follows. A VAD commit carries at most this much (up to twice
     #: this, as it is dropped in steps) of leading silence.
     max_leading_silence_ms: int = 10_000
+    #: items a session keeps (the oldest are forgotten past it: a long session keeps talking)
+    max_items: int = 1024
+    #: text of the items a session keeps (their JSON, audio excluded; the oldest go first); a
+    #: single client item larger than this is refused with ``item_too_large``
+    max_item_bytes: int = 4 * 1024 * 1024
+    #: committed items waiting for transcription; past it an item fails with
+    #: ``transcription_backlog`` at once instead of holding its audio
+    max_pending_transcriptions: int = 16
 
 
 def _base64_audio(text: str) -> bytes:
@@ -108,6 +144,25 @@ class ScoreRequest:
 
 
 class Session:
+    """One Realtime session (GA or beta, realtime or transcription) as a sans-I/O state machine.
+
+    The call contract, for any shell:
+
+    * ``start()`` once, then deliver every client message in arrival order with
+      ``receive_text`` (or ``receive_audio`` / ``receive_bytes`` / ``receive_oversized``).
+    * Whenever ``frames_to_score()`` returns a request, score its frames with the speech model
+      (on the request's ``state``) and hand the probabilities to ``receive_scores``; only one
+      request is out at a time.
+    * ``work_to_do()`` returns transcription and end-of-turn requests; answer each through the
+      matching ``receive_*`` method, in any order and at any later time (or never: the session
+      falls back where it can).
+    * ``events_to_send()`` (or ``drain_events()`` for models) after any call: the server events
+      that call produced, in order.
+
+    None of these raise for anything a client sends; they raise only on a shell bug (e.g.
+    scores for frames that were not requested).
+    """
+
     def __init__(
         self,
         speech_model: SpeechModel,
@@ -120,10 +175,13 @@ class Session:
         limits: SessionLimits | None = None,
         created_at: int = 0,
         record_turns: bool = False,
+        features: Features | None = None,
     ) -> None:
         self._model = speech_model
         self._ids = ids or IdFactory()
         self._dialect = BetaDialect() if dialect == "beta" else GaDialect()
+        #: what the shell provides (transcription, semantic_vad, noise reduction)
+        self.features = features or Features()
         self.kind: SessionKind = intent
         self.model_name = model_name
         self.limits = limits or SessionLimits()
@@ -133,8 +191,17 @@ class Session:
         self.config = InputConfig(turn_detection=self._default_td)
         self._echo: dict[str, Any] = {}
         self._outbox: list[RealtimeModel] = []
-        self._inbox: deque[tuple[str, dict[str, Any]]] = deque()
-        self._conversation = Conversation(self.limits.max_retained_audio_bytes)
+        self._inbox: deque[_Inbound] = deque()
+        self._conversation = Conversation(
+            self.limits.max_retained_audio_bytes, self.limits.max_items, self.limits.max_item_bytes
+        )
+        #: committed items waiting for transcription, the first one possibly handed out
+        self._transcripts: deque[_Transcript] = deque()
+        self._transcript_out = False
+        self._turn_end_requests: list[TurnEndRequest] = []
+        #: wire ms of the audio that decided each turn event not yet drained (event id -> ms)
+        self._decided_at: dict[str, int] = {}
+        self._drained_decisions: dict[str, int] = {}
         self._pending_item: str | None = None
         self._unscored: list[FloatArray] = []
         self._in_flight = 0
@@ -149,25 +216,22 @@ class Session:
 
     def start(self) -> None:
         self._emit(events.session_created(self._ids, self._dialect, self._session_object()))
-        if self._dialect.name == "beta":
+        if self._dialect.sends_conversation_created:
             self._emit(events.conversation_created(self._ids))
 
     def receive_text(self, text: str) -> None:
         try:
             event = self._decode(text)
         except ProtocolError as exc:
-            if self._blocked():
-                self._inbox.append(("", {"__error__": exc}))
-            else:
-                self._error(exc)
+            self._error_in_order(exc)
             return
-        self._inbox.append((event["type"], event))
+        self._inbox.append(_ClientEvent(event["type"], event))
         self._drain()
 
     def receive_audio(self, data: bytes) -> None:
         """Append raw audio in the input format: ``input_audio_buffer.append`` without the JSON and
         base64 round trip (the library path); same ordering, limits and errors."""
-        self._inbox.append((APPEND, {_RAW_AUDIO: bytes(data)}))
+        self._inbox.append(_RawAudio(bytes(data)))
         self._drain()
 
     def receive_bytes(self, data: bytes) -> None:
@@ -189,7 +253,7 @@ class Session:
         if len(probabilities) != self._in_flight:
             raise ValueError(f"expected {self._in_flight} scores, got {len(probabilities)}")
         frames, self._in_flight = self._scoring, 0
-        td = self.config.turn_detection
+        td = self.config.server_vad
         levels = frame_levels_dbfs(frames) if td is not None and td.min_level_dbfs is not None else None
         for i, p in enumerate(probabilities.tolist()):
             for turn_event in self._detector.push(p, None if levels is None else float(levels[i])):
@@ -199,7 +263,69 @@ class Session:
 
     def drain_events(self) -> list[RealtimeModel]:
         out, self._outbox = self._outbox, []
+        self._drained_decisions, self._decided_at = self._decided_at, {}
         return out
+
+    def decision_point_ms(self, event_id: str) -> int | None:
+        """Wire ms of the audio that decided a turn event of the last ``drain_events`` (the end
+        of the frame that confirmed the onset, or the stop's ``audio_end_ms``): what latency is
+        measured from."""
+        return self._drained_decisions.get(event_id)
+
+    def work_to_do(self) -> list[WorkRequest]:
+        """New transcription and end-of-turn requests, each handed out once."""
+        work: list[WorkRequest] = list(self._turn_end_requests)
+        self._turn_end_requests.clear()
+        if self._transcripts and not self._transcript_out:
+            self._transcript_out = True
+            work.append(self._transcripts[0].request)
+        return work
+
+    def receive_transcript_delta(
+        self, item_id: str, text: str, logprobs: list[dict[str, Any]] | None = None
+    ) -> None:
+        """A piece of the transcript of the item handed out last."""
+        current = self._current_transcript(item_id)
+        if current is None or not text:
+            return
+        current.parts.append(text)
+        if logprobs:
+            current.logprobs.extend(logprobs)
+        wanted = logprobs if current.request.logprobs else None
+        self._emit(events.transcription_delta(self._ids, item_id, text, wanted))
+
+    def receive_transcript_done(self, item_id: str) -> None:
+        """The transcript is complete: ``completed``, and ``retrieve`` shows it from now on."""
+        current = self._current_transcript(item_id)
+        if current is None:
+            return
+        transcript = "".join(current.parts)
+        self._conversation.set_transcript(item_id, transcript)
+        logprobs = current.logprobs if current.request.logprobs else None
+        self._emit(
+            events.transcription_completed(
+                self._ids, item_id, transcript, current.request.audio.seconds, logprobs
+            )
+        )
+        self._next_transcript()
+
+    def receive_transcript_failed(
+        self, item_id: str, message: str, code: str = errors.TRANSCRIPTION_FAILED
+    ) -> None:
+        """The item could not be transcribed; the session goes on with the next one."""
+        if self._current_transcript(item_id) is None:
+            return
+        self._emit(events.transcription_failed(self._ids, item_id, code, message))
+        self._next_transcript()
+
+    def receive_turn_end(self, query: int, probability: float | None) -> None:
+        """The end-of-turn model's answer (``None``: no answer, fall back on silence)."""
+        answer = getattr(self._detector, "answer", None)
+        if answer is None:  # the rule changed since the question: nobody waits for it
+            return
+        for turn_event in answer(query, probability):
+            self._on_turn_event(turn_event)
+        self._drain()
 
     def events_to_send(self) -> list[str]:
         return [event.to_json() for event in self.drain_events()]
@@ -221,6 +347,16 @@ class Session:
 
     # ------------------------------------------------------------------ decoding
 
+    def _current_transcript(self, item_id: str) -> _Transcript | None:
+        """The transcript handed out, if ``item_id`` is its item (anything else is stale)."""
+        if self._transcript_out and self._transcripts and self._transcripts[0].request.item_id == item_id:
+            return self._transcripts[0]
+        return None
+
+    def _next_transcript(self) -> None:
+        self._transcripts.popleft()
+        self._transcript_out = False
+
     def _decode(self, text: str) -> dict[str, Any]:
         try:
             event = json.loads(text)
@@ -234,7 +370,7 @@ class Session:
         kind = event.get("type")
         if kind is None:
             raise ProtocolError("The 'type' field is missing.", code=errors.INVALID_EVENT, event_id=event_id)
-        supported = BETA_CLIENT_TYPES if self._dialect.name == "beta" else GA_CLIENT_TYPES
+        supported = self._dialect.client_types
         if kind not in supported:
             listed = ", ".join(f"'{t}'" for t in supported[:-1])
             raise ProtocolError(
@@ -248,9 +384,8 @@ class Session:
     def _validated(self, event: dict[str, Any]) -> Any:
         """The client event as a model; pydantic's complaint becomes a Realtime error."""
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-        parse = parse_beta_client_event if self._dialect.name == "beta" else parse_client_event
         try:
-            return parse(event)
+            return self._dialect.parse_client_event(event)
         except pydantic.ValidationError as exc:
             raise errors.from_validation_errors(exc.errors(), event_id) from None
         except RecursionError:
@@ -269,28 +404,34 @@ class Session:
 
     def _error_in_order(self, exc: ProtocolError) -> None:
         if self._blocked() or self._inbox:
-            self._inbox.append(("", {"__error__": exc}))
+            self._inbox.append(_QueuedError(exc))
             self._drain()
         else:
             self._error(exc)
 
     def _drain(self) -> None:
         while self._inbox:
-            kind, event = self._inbox[0]
-            if kind != APPEND and self._blocked():
+            inbound = self._inbox[0]
+            is_append = isinstance(inbound, _RawAudio) or (
+                isinstance(inbound, _ClientEvent) and inbound.kind == APPEND
+            )
+            if not is_append and self._blocked():
                 return
             self._inbox.popleft()
             try:
-                if "__error__" in event:
-                    raise event["__error__"]
-                self._handle(kind, event)
+                if isinstance(inbound, _QueuedError):
+                    raise inbound.error
+                if isinstance(inbound, _RawAudio):
+                    self._append_audio(inbound.data, None)
+                else:
+                    self._handle(inbound.kind, inbound.event)
             except ProtocolError as exc:
                 self._error(exc)
 
     def _handle(self, kind: str, event: dict[str, Any]) -> None:
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         if kind == APPEND:
-            self._append(event, event_id)
+            self._append_audio(self._decode_audio(event, event_id), event_id)
             return
         parsed = self._validated(event)
         if kind in ("session.update", "transcription_session.update"):
@@ -299,7 +440,6 @@ class Session:
             self._manual_commit(event_id)
         elif kind == "input_audio_buffer.clear":
             self._buffer.take_all()
-            self._pending_item = None
             self._restart_detection()
             self._emit(events.cleared(self._ids))
         elif kind == "conversation.item.create":
@@ -337,21 +477,20 @@ class Session:
         self._pipeline = AudioPipeline(fmt, self._model_rate, frame)
         self._stream_state = self._model.new_state(self._model_rate)
         self._detector = TurnDetector(
-            self.config.turn_detection or self._default_td,
+            self.config.server_vad or self._default_td,
             sample_rate=fmt.sample_rate,
             frame_length=frame_length,
             origin=self._buffer.end,
         )
 
     def _restart_detection(self) -> None:
-        """Forget the detector's and model's history; frames restart at the buffer's end."""
+        """Forget the detector's and model's history; frames restart at the buffer's end
+        (a half-received sample stays in the buffer, which alone owns it)."""
         self._pipeline.reset()
         self._stream_state.reset()
         self._detector.reset(self._buffer.end)
         self._pending_item = None
-        partial = self._buffer.partial
-        if partial and self.config.turn_detection is not None:
-            self._queue_frames(self._pipeline.push(partial))
+        self._turn_end_requests.clear()
 
     def _queue_frames(self, frames: FloatArray) -> None:
         if len(frames):
@@ -394,9 +533,7 @@ class Session:
             ) from None
         return data
 
-    def _append(self, event: dict[str, Any], event_id: str | None) -> None:
-        raw = event.get(_RAW_AUDIO)
-        data = raw if isinstance(raw, bytes) else self._decode_audio(event, event_id)
+    def _append_audio(self, data: bytes, event_id: str | None) -> None:
         if len(self._buffer) + len(data) > self.limits.max_buffer_bytes:
             raise ProtocolError(
                 f"The input audio buffer would exceed {self.limits.max_buffer_bytes} bytes; commit or clear "
@@ -407,9 +544,9 @@ class Session:
                 event_id=event_id,
             )
         self._total_bytes += len(data)
-        self._buffer.append(data)
-        if self.config.turn_detection is not None:
-            self._queue_frames(self._pipeline.push(data))
+        whole = self._buffer.append(data)
+        if self.config.turn_detection is not None and whole:
+            self._queue_frames(self._pipeline.push(whole))
 
     def _drop_old_silence(self) -> None:
         """``server_vad``, no turn under way: forget silence that no turn can reach any more.
@@ -435,20 +572,27 @@ class Session:
             self.turn_log.append(turn_event)
         if isinstance(turn_event, SpeechStarted):
             self._pending_item = self._ids.item()
-            self._emit(events.speech_started(self._ids, self._ms(turn_event.audio_start), self._pending_item))
+            started = events.speech_started(self._ids, self._ms(turn_event.audio_start), self._pending_item)
+            self._emit_decided(started, self._detector.position)
         elif isinstance(turn_event, SpeechStopped):
             item_id = self._pending_item or self._ids.item()
             self._pending_item = None
-            self._emit(events.speech_stopped(self._ids, self._ms(turn_event.audio_end), item_id))
+            self._turn_end_requests.clear()
+            stopped = events.speech_stopped(self._ids, self._ms(turn_event.audio_end), item_id)
+            self._emit_decided(stopped, turn_event.audio_end)
             self._commit(self._buffer.take(turn_event.audio_end), item_id)
         elif isinstance(turn_event, IdleTimeout):
             item_id = self._ids.item()
-            self._emit(
-                events.timeout_triggered(
-                    self._ids, self._ms(turn_event.audio_start), self._ms(turn_event.audio_end), item_id
-                )
+            triggered = events.timeout_triggered(
+                self._ids, self._ms(turn_event.audio_start), self._ms(turn_event.audio_end), item_id
             )
+            self._emit_decided(triggered, turn_event.audio_end)
             self._commit(self._buffer.take(turn_event.audio_end), item_id)
+
+    def _emit_decided(self, event: RealtimeModel, position: int) -> None:
+        """Emit a turn event, remembering where on the timeline it was decided."""
+        self._decided_at[str(getattr(event, "event_id", ""))] = self._ms(position)
+        self._emit(event)
 
     # ------------------------------------------------------------------ commits and items
 
@@ -471,13 +615,41 @@ class Session:
         self._emit(events.committed(self._ids, item_id, previous))
         for event in events.item_added(self._ids, self._dialect, item, previous):
             self._emit(event)
+        self._request_transcript(item_id, audio)
+
+    def _analysis_slice(self, audio: bytes) -> AudioSlice:
+        return AudioSlice(audio, self._format, self.config.noise_reduction)
+
+    def _request_transcript(self, item_id: str, audio: bytes) -> None:
+        wanted = self.config.transcription
+        if wanted is None:
+            return
+        if len(self._transcripts) >= self.limits.max_pending_transcriptions:
+            self._emit(
+                events.transcription_failed(
+                    self._ids,
+                    item_id,
+                    errors.TRANSCRIPTION_BACKLOG,
+                    f"More than {self.limits.max_pending_transcriptions} items are waiting for "
+                    "transcription; this one was not transcribed (its audio is kept).",
+                )
+            )
+            return
+        request = TranscriptionRequest(
+            item_id=item_id,
+            audio=self._analysis_slice(audio),
+            model=wanted.model,
+            language=wanted.language,
+            prompt=wanted.prompt,
+            logprobs=self.config.include_logprobs,
+        )
+        self._transcripts.append(_Transcript(request))
 
     def _create_item(self, parsed: Any, event_id: str | None) -> None:
         item = parsed.item.model_dump(mode="json", exclude_unset=True)
         item.setdefault("id", self._ids.item())
         item.setdefault("status", "completed")
-        if self._dialect.name == "beta":
-            item.setdefault("object", "realtime.item")
+        item = self._dialect.client_item(item)
         if item["id"] in self._conversation:
             raise ProtocolError(
                 f"Item with id '{item['id']}' already exists.",
@@ -500,8 +672,17 @@ class Session:
                         param=f"item.content[{index}].audio",
                         event_id=event_id,
                     ) from None
+        record = Item(item=item, audio=audio)
+        if not self._conversation.fits(record):
+            raise ProtocolError(
+                f"The item takes {record.size} bytes; a session holds at most "
+                f"{self.limits.max_item_bytes} bytes of items.",
+                code=errors.ITEM_TOO_LARGE,
+                param="item",
+                event_id=event_id,
+            )
         previous = self._conversation.insert(
-            Item(item=item, audio=audio), after=None if after == "root" else after, at_root=after == "root"
+            record, after=None if after == "root" else after, at_root=after == "root"
         )
         for event in events.item_added(self._ids, self._dialect, item, previous):
             self._emit(event)
@@ -528,7 +709,7 @@ class Session:
     def _update(self, session: dict[str, Any], event_id: str | None, kind: str) -> None:
         try:
             config, echo = self._dialect.apply_update(
-                self.kind, self.config, self._echo, session, self._default_td, event_id
+                self.kind, self.config, self._echo, session, self._default_td, self.features, event_id
             )
         except AudioFormatError as exc:
             raise ProtocolError(
@@ -551,8 +732,8 @@ class Session:
             self._pending_item = None
         elif (config.turn_detection is None) != (old.turn_detection is None):
             self._restart_detection()
-        if config.turn_detection is not None:
-            self._detector.configure(config.turn_detection)
+        if config.server_vad is not None:
+            self._detector.configure(config.server_vad)
         self._emit(events.session_updated(self._ids, self._dialect, self._session_object(), kind))
 
     # ------------------------------------------------------------------ output

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -51,12 +52,8 @@ class Hub:
         )
         self.connections: set[Connection] = set()
         self.draining = False
-        self.limits = SessionLimits(
-            max_buffer_bytes=settings.max_buffer_bytes,
-            max_message_bytes=settings.max_message_bytes,
-            max_retained_audio_bytes=settings.max_retained_audio_bytes,
-            max_leading_silence_ms=settings.max_leading_silence_ms,
-        )
+        # every per-session limit is a server setting of the same name (tested)
+        self.limits = SessionLimits(**{f.name: getattr(settings, f.name) for f in fields(SessionLimits)})
 
     async def drain(self) -> None:
         """Graceful shutdown: refuse new sessions, finish every turn in flight, close with 1001."""

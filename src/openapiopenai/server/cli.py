@@ -70,6 +70,21 @@ def add_parser(subparsers: Any) -> None:
         f"so a silent session never fills its buffer (default: {d.max_leading_silence_ms})",
     )
     parser.add_argument(
+        "--max-items", type=int, default=d.max_items, help="items a session keeps; the oldest are forgotten"
+    )
+    parser.add_argument(
+        "--max-item-bytes",
+        type=int,
+        default=d.max_item_bytes,
+        help="text of the items a session keeps; a bigger client item gets an error",
+    )
+    parser.add_argument(
+        "--max-pending-transcriptions",
+        type=int,
+        default=d.max_pending_transcriptions,
+        help="items of one session waiting for transcription before new ones fail at once",
+    )
+    parser.add_argument(
         "--send-queue-events",
         type=int,
         default=d.send_queue_events,
@@ -119,6 +134,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         max_message_bytes=args.max_message_bytes,
         max_buffer_bytes=args.max_buffer_bytes,
         max_leading_silence_ms=args.max_leading_silence_ms,
+        max_items=args.max_items,
+        max_item_bytes=args.max_item_bytes,
+        max_pending_transcriptions=args.max_pending_transcriptions,
         batching=args.batching,
         scorer_threads=args.scorer_threads,
         send_queue_events=args.send_queue_events,

@@ -12,8 +12,8 @@ Everything here runs on the event loop (the Session is never touched from anothe
 
 Latency metric: each scoring request remembers the appends that arrived since the previous
 request was taken (the only appends that can have completed its frames). A turn event is timed
-from the first of them whose audio reaches the event's decision point on the wire
-(``audio_end_ms`` for a stop; ``audio_start_ms`` + prefix padding + one frame for a start).
+from the first of them whose audio reaches the event's decision point (the end of the frame
+that decided it, as the Session reports it).
 The true deciding append (the one that also fills the resampler's look-ahead) is that one or a
 later one, so the figure is an upper bound, exact when one append completes a request.
 """
@@ -231,7 +231,7 @@ class Connection:
                 code = getattr(getattr(event, "error", None), "code", None)
                 self.metrics.errors.labels(code=str(code)).inc()
             elif window and kind in TURN_EVENTS:
-                arrived = self._deciding_arrival(event, kind, window)
+                arrived = self._deciding_arrival(event, window)
                 self.metrics.event_latency.labels(type=kind).observe(now - arrived)
             try:
                 self._outbox.put_nowait(event.to_json())
@@ -239,26 +239,17 @@ class Connection:
                 self._begin_close(CLOSE_POLICY, "client is not reading its events")
                 return
 
-    def _deciding_arrival(self, event: RealtimeModel, kind: str, window: deque[Arrival]) -> float:
-        """When the first append reaching the event's decision point arrived (see module doc)."""
-        if kind == "input_audio_buffer.speech_started":
-            td = self.session.config.turn_detection
-            padding = td.prefix_padding_ms if td is not None else 0
-            point = int(getattr(event, "audio_start_ms", 0)) + padding + self._frame_ms()
-        else:
-            point = int(getattr(event, "audio_end_ms", 0))
+    def _deciding_arrival(self, event: RealtimeModel, window: deque[Arrival]) -> float:
+        """When the first append reaching the event's decision point arrived (see module doc).
+        The point is the detector's own (the Session remembers it), never rebuilt from the wire
+        fields, which clamping and minimum speech durations make inexact."""
+        point = self.session.decision_point_ms(str(getattr(event, "event_id", "")))
+        if point is None:
+            return window[-1][1]
         for position, arrived in window:
             if position >= point:
                 return arrived
         return window[-1][1]
-
-    def _frame_ms(self) -> int:
-        """Milliseconds of audio in one model frame at this session's input rate."""
-        model = self.scorer.model
-        rate = self.session.config.format.sample_rate
-        rates = model.supported_rates()
-        model_rate = rate if rate in rates else rates[0]
-        return model.frame_samples(model_rate) * 1000 // model_rate
 
     # ------------------------------------------------------------------ closing
 

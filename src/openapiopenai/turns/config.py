@@ -8,8 +8,8 @@ behaves exactly as the Realtime documentation describes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Final, Literal
 
 from openapiopenai.exceptions import ConfigError
 
@@ -69,3 +69,31 @@ class TurnDetectionConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+Eagerness = Literal["low", "medium", "high", "auto"]
+
+#: ``semantic_vad``: the longest silence waited before the turn ends whatever the end-of-turn
+#: model says (OpenAI's documented maxima; ``auto`` is ``medium``).
+EAGERNESS_MAX_WAIT_MS: Final[dict[str, int]] = {"low": 8000, "medium": 4000, "high": 2000, "auto": 4000}
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticVadConfig:
+    """Frozen ``semantic_vad`` configuration: onsets exactly as ``server_vad`` (``vad``), the end of
+    a turn judged by an end-of-turn model within the eagerness' maximum wait."""
+
+    eagerness: Eagerness = "auto"
+    #: the onset rules (threshold, prefix padding) shared with ``server_vad``; the silence window is
+    #: not used: the end of turn is the semantic rule's
+    vad: TurnDetectionConfig = field(default_factory=TurnDetectionConfig)
+
+    def __post_init__(self) -> None:
+        if self.eagerness not in EAGERNESS_MAX_WAIT_MS:
+            raise ConfigError(
+                f"eagerness must be one of {sorted(EAGERNESS_MAX_WAIT_MS)}, got {self.eagerness!r}"
+            )
+
+    @property
+    def max_wait_ms(self) -> int:
+        return EAGERNESS_MAX_WAIT_MS[self.eagerness]

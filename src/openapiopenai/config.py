@@ -24,6 +24,9 @@ class ServerSettings:
     port: int = 8000
     #: speech model: ``auto`` (Silero), ``silero``, ``webrtc``, ``energy``
     backend: str = "auto"
+    #: noise reduction offered to sessions that ask for it (``noise_reduction``): ``auto`` (rnnoise
+    #: if its package is installed, else none), ``rnnoise``, ``deepfilternet`` or ``off``
+    denoiser: str = "auto"
     #: when set, clients must send it (``Authorization: Bearer`` or the browser subprotocol)
     api_key: str | None = None
     #: concurrent sessions (per worker process); more are refused with HTTP 503 before the upgrade

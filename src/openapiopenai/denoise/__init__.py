@@ -17,6 +17,7 @@ from openapiopenai.denoise.base import MODES, Denoiser, DenoiseState, DenoiseStr
 __all__ = [
     "DEFAULT_DENOISER",
     "DENOISERS",
+    "INSTALL_HINT",
     "MODES",
     "MODE_LIMITS_DB",
     "DenoiseState",
@@ -26,6 +27,7 @@ __all__ = [
     "Mode",
     "denoise_audio",
     "load_denoiser",
+    "server_denoiser",
     "stream_factory",
 ]
 
@@ -80,3 +82,25 @@ def denoise_audio(denoiser: Denoiser, samples: FloatArray, sample_rate: int, mod
     padded = np.concatenate((x, np.zeros(stream.delay, dtype=np.float32)))
     out: FloatArray = stream.process(padded)[stream.delay :]
     return out
+
+
+#: what a server says to a client that asks for noise reduction it cannot give
+INSTALL_HINT: Final = "install the 'denoise' extra: pip install 'openapiopenai[denoise]'"
+
+
+def server_denoiser(name: str) -> tuple[DenoiserFactory | None, str]:
+    """The server's ``--denoiser`` setting as a session factory, or None and why not.
+
+    ``auto`` offers the default denoiser when its package is installed and quietly offers none
+    otherwise (a session asking for it gets an error naming the extra); a named denoiser that
+    cannot load stops the server at start-up; ``off`` offers none."""
+    from openapiopenai.exceptions import ModelLoadError
+
+    if name == "off":
+        return None, "noise reduction is turned off on this server (serve --denoiser)"
+    try:
+        return stream_factory(load_denoiser(DEFAULT_DENOISER if name == "auto" else name)), ""
+    except ModelLoadError:
+        if name != "auto":
+            raise
+        return None, INSTALL_HINT

@@ -25,6 +25,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
+from openapiopenai.denoise import server_denoiser
+from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
 from openapiopenai.server.connection import Connection
@@ -49,6 +51,11 @@ class Hub:
             metrics=self.metrics,
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
+        )
+        #: per-stream noise reduction for sessions that ask for it (None: refused, with the hint)
+        self.denoiser, hint = server_denoiser(settings.denoiser)
+        self.features = Features(
+            noise_reduction=self.denoiser is not None, hints=(("noise_reduction", hint),) if hint else ()
         )
         self.connections: set[Connection] = set()
         self.draining = False
@@ -99,6 +106,8 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         model_name=query.get("model", [None])[0],
         limits=hub.limits,
         created_at=int(time.time()),
+        features=hub.features,
+        denoiser=hub.denoiser,
     )
     connection = Connection(websocket, session, hub.scorer, hub.settings, hub.metrics)
     hub.connections.add(connection)

@@ -40,6 +40,13 @@ def add_parser(subparsers: Any) -> None:
         "--backend", default=d.backend, help="speech model: auto (silero), silero, webrtc, energy"
     )
     parser.add_argument(
+        "--denoiser",
+        default=d.denoiser,
+        choices=("auto", "rnnoise", "deepfilternet", "off"),
+        help="noise reduction for sessions that ask for it: auto (rnnoise if installed), rnnoise, "
+        f"deepfilternet, off (default: {d.denoiser})",
+    )
+    parser.add_argument(
         "--api-key",
         default=None,
         help=f"require this key from clients (default: ${API_KEY_ENV}, else no auth)",
@@ -128,6 +135,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         host=args.host,
         port=args.port,
         backend=args.backend,
+        denoiser=args.denoiser,
         api_key=args.api_key,
         max_sessions=args.max_sessions,
         workers=args.workers,

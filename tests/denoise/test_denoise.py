@@ -12,7 +12,14 @@ import soxr
 
 from openapiopenai.audio.formats import PCM16_24K
 from openapiopenai.audio.pipeline import AudioPipeline
-from openapiopenai.denoise import DENOISERS, Denoiser, DenoiseStream, denoise_audio, load_denoiser
+from openapiopenai.denoise import (
+    DENOISERS,
+    Denoiser,
+    DenoiseStream,
+    analysis_denoise,
+    denoise_audio,
+    load_denoiser,
+)
 from tests.audio._data import TEN_VAD, read_audio
 
 Float = npt.NDArray[np.float32]
@@ -143,3 +150,17 @@ def test_a_pipeline_reset_restarts_the_denoiser_and_its_delay() -> None:
     pipeline.push(wire[: len(wire) // 3])
     pipeline.reset()
     np.testing.assert_allclose(pipeline.push(wire), first, atol=1e-4)
+
+
+def test_the_analysis_hook_cleans_a_whole_clip_in_place() -> None:
+    """Work requests: a clip at 16 kHz in, the same length out, aligned (no delay), noise down."""
+    clean = analysis_denoise(denoiser("rnnoise"))
+    x = speech(16_000)
+    mixed = x + 4.0 * noise(16_000)
+    out = clean(mixed, "near_field")
+    assert len(out) == len(mixed)
+    assert lag_of_best_match(np.concatenate((np.zeros(200, np.float32), out)), x, 400) == 200
+    lead_in = slice(0, 6_000)  # before the first word (labelled from 0.403 s)
+    assert rms_db(out[lead_in]) < rms_db(mixed[lead_in]) - 6.0
+    with pytest.raises(ValueError, match="noise_reduction"):
+        clean(mixed, "studio")

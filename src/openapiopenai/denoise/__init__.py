@@ -25,6 +25,7 @@ __all__ = [
     "Denoiser",
     "DenoiserFactory",
     "Mode",
+    "analysis_denoise",
     "denoise_audio",
     "load_denoiser",
     "server_denoiser",
@@ -82,6 +83,26 @@ def denoise_audio(denoiser: Denoiser, samples: FloatArray, sample_rate: int, mod
     padded = np.concatenate((x, np.zeros(stream.delay, dtype=np.float32)))
     out: FloatArray = stream.process(padded)[stream.delay :]
     return out
+
+
+#: 16 kHz: the rate of every analysis model (transcription, end of turn)
+ANALYSIS_RATE: Final = 16_000
+
+
+def analysis_denoise(denoiser: Denoiser) -> Callable[[FloatArray, str], FloatArray]:
+    """The work-request hook: ``(samples at 16 kHz, noise_reduction type) -> cleaned samples``.
+
+    For the one shared prep function of work requests (``audio/analysis.py``: decode, 16 kHz,
+    then this when ``AudioSlice.noise_reduction`` is set); the shell passes it in, so the core
+    never imports a denoiser. Each call is a fresh stream (an ``AudioSlice`` is a whole clip),
+    aligned with its input: same length, no delay."""
+
+    def clean(samples: FloatArray, mode: str) -> FloatArray:
+        if mode not in MODES:
+            raise ValueError(f"unknown noise_reduction type {mode!r}")
+        return denoise_audio(denoiser, samples, ANALYSIS_RATE, mode)
+
+    return clean
 
 
 #: what a server says to a client that asks for noise reduction it cannot give

@@ -19,6 +19,7 @@ __all__ = [
     "DENOISERS",
     "INSTALL_HINT",
     "MODES",
+    "MODE_GATES",
     "MODE_LIMITS_DB",
     "DenoiseState",
     "DenoiseStream",
@@ -40,21 +41,25 @@ DEFAULT_DENOISER: Final = "rnnoise"
 #: may go entirely. far_field: a distant talker sits near the noise floor and the network's
 #: gain drops with the speech's SNR, so a limit keeps weak, reverberant speech audible to the
 #: detectors instead of gating it out with the noise.
-MODE_LIMITS_DB: Final[dict[Mode, float | None]] = {"near_field": None, "far_field": 18.0}
+MODE_LIMITS_DB: Final[dict[Mode, float | None]] = {"near_field": None, "far_field": 12.0}
+#: RNNoise's speech probability that opens its gate, per mode (None: no gate; see rnnoise.py)
+MODE_GATES: Final[dict[Mode, float | None]] = {"near_field": 0.5, "far_field": 0.5}
 
 #: what a session is handed: ``(mode, sample_rate) -> stage``
 DenoiserFactory = Callable[[Mode, int], DenoiseStream]
 
 
 def load_denoiser(
-    name: str = DEFAULT_DENOISER, limits_db: dict[Mode, float | None] | None = None
+    name: str = DEFAULT_DENOISER,
+    limits_db: dict[Mode, float | None] | None = None,
+    gates: dict[Mode, float | None] | None = None,
 ) -> Denoiser:
     """Load a denoiser by name (once per process; streams share it)."""
     limits = dict(MODE_LIMITS_DB if limits_db is None else limits_db)
     if name == "rnnoise":
         from openapiopenai.denoise.rnnoise import RNNoise
 
-        return RNNoise(limits)
+        return RNNoise(limits, dict(MODE_GATES if gates is None else gates))
     if name == "deepfilternet":
         from openapiopenai.denoise.deepfilter import DeepFilterNet
 

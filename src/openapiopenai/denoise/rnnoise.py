@@ -4,14 +4,6 @@ Only the wheel's compiled ``librnnoise.so`` is used (its model is compiled in); 
 Python module is not imported, because it pulls in audio-file and plotting libraries at import.
 RNNoise has no attenuation limit of its own; one is made by mixing the aligned input back in at
 ``-limit`` dB, which bounds how far any band can be pulled down.
-
-The gate. RNNoise also says, per 10 ms frame, how likely the frame holds speech. Where it does
-not (for ``GATE_HOLD_FRAMES`` after the last frame that did), the output is pulled down by
-``GATE_FLOOR_DB`` more. Measured reason: without it, the per-band gains RNNoise applies to
-music, animals and machinery follow those sounds' own rhythm, and that modulated residue is
-what a VAD takes for syllables (false starts on ``nonspeech-dev`` went up, not down, at every
-attenuation limit tried). The network's two-frame delay gives the gate that much look-ahead,
-so it opens before a word's onset reaches the output.
 """
 
 from __future__ import annotations
@@ -30,14 +22,9 @@ from openapiopenai.exceptions import ModelLoadError
 
 __all__ = ["RNNoise"]
 
-#: the gate stays open this long after RNNoise last called a frame speech (10 ms frames)
-GATE_HOLD_FRAMES: Final = 20
-#: how much further the closed gate pulls the output down
-GATE_FLOOR_DB: Final = 30.0
 #: RNNoise's delay at 48 kHz (its analysis window overlap), measured: tests/denoise pins it
 _NATIVE_DELAY: Final = 960
 _SCALE: Final = 32768.0
-_FLOOR: Final = 10.0 ** (-GATE_FLOOR_DB / 20.0)
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
 
@@ -62,15 +49,11 @@ def _library() -> ctypes.CDLL:
 
 
 class _Native:
-    __slots__ = ("dry", "gain", "gate", "handle", "hold", "mix")
+    __slots__ = ("dry", "handle", "mix")
 
-    def __init__(self, handle: int, mix: float, gate: float | None) -> None:
+    def __init__(self, handle: int, mix: float) -> None:
         self.handle = handle
         self.mix = mix
-        #: RNNoise's speech probability that opens the gate (None: no gate)
-        self.gate = gate
-        self.gain = _FLOOR if gate is not None else 1.0
-        self.hold = 0
         #: input delayed by the network's delay, for the attenuation limit's dry mix
         self.dry = np.zeros(_NATIVE_DELAY, dtype=np.float32)
 
@@ -81,20 +64,16 @@ class RNNoise(FramedDenoiser):
     name = "rnnoise"
     native_delay = _NATIVE_DELAY
 
-    def __init__(
-        self, limits_db: dict[Mode, float | None], gates: dict[Mode, float | None] | None = None
-    ) -> None:
+    def __init__(self, limits_db: dict[Mode, float | None]) -> None:
         self._lib = _library()
         self.limits_db = dict(limits_db)
-        self.gates: dict[Mode, float | None] = dict(gates or {})
 
     def _new_native(self, mode: Mode) -> _Native:
         limit = self.limits_db[mode]
         handle = self._lib.rnnoise_create(None)
         if not handle:
             raise ModelLoadError("rnnoise_create failed")
-        mix = 0.0 if limit is None else 10.0 ** (-limit / 20.0)
-        return _Native(handle, mix, self.gates.get(mode))
+        return _Native(handle, 0.0 if limit is None else 10.0 ** (-limit / 20.0))
 
     def _reset_native(self, state: FramedState) -> None:
         old: _Native = state.native
@@ -111,31 +90,12 @@ class RNNoise(FramedDenoiser):
         scaled = np.ascontiguousarray(frames * _SCALE, dtype=np.float32)
         out = np.empty_like(scaled)
         process, handle = self._lib.rnnoise_process_frame, native.handle
-        speech = [
-            float(process(handle, out[i].ctypes.data_as(_FLOAT_P), scaled[i].ctypes.data_as(_FLOAT_P)))
-            for i in range(len(scaled))
-        ]
+        for i in range(len(scaled)):
+            process(handle, out[i].ctypes.data_as(_FLOAT_P), scaled[i].ctypes.data_as(_FLOAT_P))
         cleaned: FloatArray = out / np.float32(_SCALE)
         if native.mix:
             flat = frames.reshape(-1)
             dry = np.concatenate((native.dry, flat))
             native.dry = dry[len(flat) :].copy()
             cleaned = cleaned + np.float32(native.mix) * dry[: len(flat)].reshape(frames.shape)
-        if native.gate is not None:
-            cleaned *= self._gate_gains(native, speech)
         return cleaned
-
-    @staticmethod
-    def _gate_gains(native: _Native, speech: list[float]) -> FloatArray:
-        """Per-sample gains ``[n, 480]``: each frame ramps from the last gain to its own."""
-        gains = np.empty((len(speech), FRAME_48K), dtype=np.float32)
-        ramp = np.arange(FRAME_48K, dtype=np.float32) / FRAME_48K
-        for i, p in enumerate(speech):
-            if p >= native.gate:  # type: ignore[operator]
-                native.hold = GATE_HOLD_FRAMES
-            elif native.hold:
-                native.hold -= 1
-            target = 1.0 if native.hold else _FLOOR
-            gains[i] = native.gain + (target - native.gain) * ramp
-            native.gain = target
-        return gains

@@ -13,12 +13,14 @@ import soxr
 from openapiopenai.audio.formats import PCM16_24K
 from openapiopenai.audio.pipeline import AudioPipeline
 from openapiopenai.denoise import (
+    DEFAULT_DENOISER,
     DENOISERS,
     Denoiser,
     DenoiseStream,
     analysis_denoise,
     denoise_audio,
     load_denoiser,
+    server_denoiser,
 )
 from tests.audio._data import TEN_VAD, read_audio
 
@@ -164,3 +166,12 @@ def test_the_analysis_hook_cleans_a_whole_clip_in_place() -> None:
     assert rms_db(out[lead_in]) < rms_db(mixed[lead_in]) - 6.0
     with pytest.raises(ValueError, match="noise_reduction"):
         clean(mixed, "studio")
+
+
+def test_the_server_setting_loads_the_default_or_says_why_not() -> None:
+    loaded, hint = server_denoiser("auto")
+    assert loaded is not None and loaded.name == DEFAULT_DENOISER and hint == ""
+    off, why = server_denoiser("off")
+    assert off is None and "--denoiser" in why
+    with pytest.raises(ValueError, match="unknown denoiser"):
+        server_denoiser("studio")

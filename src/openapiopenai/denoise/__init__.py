@@ -111,8 +111,8 @@ def analysis_denoise(denoiser: Denoiser) -> Callable[[FloatArray, str], FloatArr
 INSTALL_HINT: Final = "install the 'denoise' extra: pip install 'openapiopenai[denoise]'"
 
 
-def server_denoiser(name: str) -> tuple[DenoiserFactory | None, str]:
-    """The server's ``--denoiser`` setting as a session factory, or None and why not.
+def server_denoiser(name: str) -> tuple[Denoiser | None, str]:
+    """The server's ``--denoiser`` setting: the loaded denoiser, or None and why not.
 
     ``auto`` offers the default denoiser when its package is installed and quietly offers none
     otherwise (a session asking for it gets an error naming the extra); a named denoiser that
@@ -122,7 +122,7 @@ def server_denoiser(name: str) -> tuple[DenoiserFactory | None, str]:
     if name == "off":
         return None, "noise reduction is turned off on this server (serve --denoiser)"
     try:
-        return stream_factory(load_denoiser(DEFAULT_DENOISER if name == "auto" else name)), ""
+        return load_denoiser(DEFAULT_DENOISER if name == "auto" else name), ""
     except ModelLoadError:
         if name != "auto":
             raise

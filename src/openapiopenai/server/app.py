@@ -25,7 +25,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
-from openapiopenai.denoise import server_denoiser
+from openapiopenai.denoise import analysis_denoise, server_denoiser, stream_factory
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
@@ -52,10 +52,13 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
-        #: per-stream noise reduction for sessions that ask for it (None: refused, with the hint)
-        self.denoiser, hint = server_denoiser(settings.denoiser)
+        # noise reduction for sessions that ask for it (None: refused, with the hint): the VAD
+        # path's per-stream stages, and the hook that cleans work requests' audio
+        denoiser, hint = server_denoiser(settings.denoiser)
+        self.denoiser = None if denoiser is None else stream_factory(denoiser)
+        self.analysis_denoise = None if denoiser is None else analysis_denoise(denoiser)
         self.features = Features(
-            noise_reduction=self.denoiser is not None, hints=(("noise_reduction", hint),) if hint else ()
+            noise_reduction=denoiser is not None, hints=(("noise_reduction", hint),) if hint else ()
         )
         self.connections: set[Connection] = set()
         self.draining = False

@@ -96,5 +96,6 @@ def test_eval_noisy_reports_each_setting_side_by_side(tmp_path: Path) -> None:
         for setting in ("off", "near_field", "far_field"):
             assert (TEN_VAD, condition, setting) in keys
     assert ("noise", "noise only", "off") in keys
+    assert ("overall", "0 dB", "near_field") in keys  # the speech sets pooled
     clean_off = next(r for r in rows if r["condition"] == "clean" and r["noise_reduction"] == "off")
     assert clean_off["true_turns"] > 0 and 0.0 < clean_off["turn_f1"] <= 1.0

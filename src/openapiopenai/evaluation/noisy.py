@@ -27,7 +27,7 @@ from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
 from openapiopenai.denoise import Denoiser, DenoiseStream, Mode
 from openapiopenai.evaluation.datasets import Dataset, LabelledFile, read_mono
 from openapiopenai.evaluation.metrics import Counts, TurnStats, cells_from_segments, n_cells
-from openapiopenai.evaluation.runner import CHUNK_MS, Scored, run_detector, wire_bytes
+from openapiopenai.evaluation.runner import CHUNK_MS, OVERALL, Scored, run_detector, wire_bytes
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.base import FloatArray, SpeechModel, score_stream
 
@@ -161,7 +161,8 @@ def evaluate_noisy(
     chunk_ms: int = CHUNK_MS,
     progress: Callable[[LabelledFile], None] | None = None,
 ) -> dict[tuple[str, str], dict[str, NoisyResult]]:
-    """Results keyed by (dataset, condition), then by setting name (``off``, ``near_field``, ...)."""
+    """Results keyed by (dataset or ``"overall"``: the speech sets pooled, condition), then by
+    setting name (``off``, ``near_field``, ``far_field``)."""
     fmt = PCM16_24K
     silence_s = config.silence_duration_ms / 1000
     noises = [_at_mix_rate(f.path) for f in noise_set.files]
@@ -178,12 +179,12 @@ def evaluate_noisy(
             stage = None if mode is None else DenoiseStream(denoiser, rate, mode)
             scored = score_with_denoise(model, audio, fmt, stage, chunk_ms)
             detected = run_detector(scored, config)
-            result = results.setdefault((dataset, condition), {}).setdefault(
-                setting_name(mode), NoisyResult()
-            )
-            result.turns.add(detected.turns, file.speech, duration, silence_s)
-            result.frames.add(detected.cells(len(truth)), truth)
-            result.files += 1
+            keys = [(dataset, condition)] + ([(OVERALL, condition)] if condition != NOISE_ONLY else [])
+            for key in keys:
+                result = results.setdefault(key, {}).setdefault(setting_name(mode), NoisyResult())
+                result.turns.add(detected.turns, file.speech, duration, silence_s)
+                result.frames.add(detected.cells(len(truth)), truth)
+                result.files += 1
 
     for dataset in speech_sets:
         for file in dataset.files:
@@ -199,7 +200,7 @@ def evaluate_noisy(
         if progress is not None:
             progress(file)
     order = [*_conditions(snrs), NOISE_ONLY]
-    return dict(sorted(results.items(), key=lambda kv: order.index(kv[0][1])))
+    return dict(sorted(results.items(), key=lambda kv: (order.index(kv[0][1]), kv[0][0] == OVERALL)))
 
 
 #: (row key, title, format) of the side-by-side table

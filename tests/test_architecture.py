@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,33 @@ def test_only_the_shell_runs_a_denoiser() -> None:
             ):
                 users.add(str(path.relative_to(PACKAGE)).split("/")[0])
     assert users and not users & set(CORE)
+
+
+def loaded_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``statement``."""
+    code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("statement", "must_not_load"),
+    [
+        # the turn detector alone: no wire models, no protocol, no speech models, no server
+        (
+            "import openapiopenai.turns",
+            {"openapiopenai.models", "openapiopenai.protocol", "openapiopenai.vad"},
+        ),
+        ("import openapiopenai", {"openapiopenai.offline", "openapiopenai.protocol", "numpy"}),
+        ("from openapiopenai import Detector", {"openapiopenai.server"}),
+    ],
+)
+def test_importing_one_part_does_not_load_the_others(statement: str, must_not_load: set[str]) -> None:
+    loaded = loaded_after(statement)
+    web = {"openapiopenai.server", "starlette", "uvicorn", "onnxruntime", "prometheus_client"}
+    assert not (must_not_load | web) & loaded, sorted((must_not_load | web) & loaded)
+
+
+def test_the_public_names_still_import_from_the_package() -> None:
+    loaded = loaded_after("from openapiopenai import Detector, PCMU, TurnDetectionConfig, load_model")
+    assert {"openapiopenai.offline", "openapiopenai.audio.formats", "openapiopenai.vad.registry"} <= loaded

@@ -1,24 +1,28 @@
-"""The library and ``detect``: real speech in, Realtime events and segments out."""
+"""The library and ``detect``: speech in, Realtime events and segments out."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soxr
 
 import openapiopenai
 from openapiopenai import PCMU, Detector, TurnDetectionConfig, detect_bytes
 from openapiopenai.audio import g711
 from openapiopenai.cli import main
-from tests.audio._data import TEN_VAD, data_file, read_audio, speech_segments
+from tests.audio._data import (
+    SPEECH_THEN_SILENCE,
+    TWO_TURNS,
+    fixture_at,
+    fixture_path,
+    speech_pcm,
+    speech_segments,
+)
 from tests.sdk import validate_ga
 
-FILE = "testset-audio-01.wav"
+FILE = TWO_TURNS
 
 PUBLIC_API = {
     "PCM16_24K", "PCMA", "PCMU", "AudioFormat", "AudioFormatError", "ConfigError", "Detector", "IdFactory",
@@ -28,33 +32,27 @@ PUBLIC_API = {
 }  # fmt: skip
 
 
-def pcm24k(name: str) -> bytes:
-    samples, rate = read_audio(TEN_VAD, name)
-    resampled = soxr.resample(samples, rate, 24_000)
-    return np.clip(np.round(resampled * 32767), -32768, 32767).astype("<i2").tobytes()
-
-
 def test_public_api_is_pinned() -> None:
     assert set(openapiopenai.__all__) == PUBLIC_API
     for name in PUBLIC_API:
         assert hasattr(openapiopenai, name)
 
 
-def test_detector_turns_cover_labelled_speech_in_a_real_recording() -> None:
+def test_detector_turns_cover_labelled_speech() -> None:
     detector = Detector()
     events = []
-    for start in range(0, len(audio := pcm24k(FILE)), 4800):  # 100 ms appends
+    for start in range(0, len(audio := speech_pcm(FILE)), 4800):  # 100 ms appends
         events += detector.feed(audio[start : start + 4800])
     events += detector.flush()
     for event in events:
         validate_ga(event.to_json())
     kinds = [e.type for e in events]
+    labelled = speech_segments(FILE)
     assert (
         kinds.count("input_audio_buffer.speech_started")
         == kinds.count("input_audio_buffer.speech_stopped")
-        >= 1
+        == len(labelled)
     )
-    labelled = speech_segments(TEN_VAD, FILE)
     segments = detector.segments()
     # every labelled second of speech lies inside a detected turn (padding and silence window excluded)
     for start, end in labelled:
@@ -64,9 +62,9 @@ def test_detector_turns_cover_labelled_speech_in_a_real_recording() -> None:
     assert abs(segments[0].start_s - labelled[0][0]) < 0.15
 
 
-def test_speech_started_carries_prefix_padding_on_real_speech() -> None:
+def test_speech_started_carries_prefix_padding_on_speech() -> None:
     detector = Detector(TurnDetectionConfig(prefix_padding_ms=300))
-    detector.feed(pcm24k(FILE))
+    detector.feed(speech_pcm(FILE))
     started = next(e for e in detector.session.turn_log if type(e).__name__ == "SpeechStarted")
     onset_ms = started.onset * 1000 // 24_000
     assert started.audio_start == max(0, started.onset - 300 * 24)
@@ -75,7 +73,7 @@ def test_speech_started_carries_prefix_padding_on_real_speech() -> None:
 
 @pytest.mark.parametrize("chunk_ms", [1, 37, 3000])
 def test_events_do_not_depend_on_append_size(chunk_ms: int) -> None:
-    audio = pcm24k("testset-audio-17.wav")
+    audio = speech_pcm(SPEECH_THEN_SILENCE)
     whole = [e.to_dict() for e in detect_bytes(audio, chunk_ms=100_000)]
     assert [e.to_dict() for e in detect_bytes(audio, chunk_ms=chunk_ms)] == whole
     assert any(e["type"] == "input_audio_buffer.committed" for e in whole)
@@ -84,10 +82,9 @@ def test_events_do_not_depend_on_append_size(chunk_ms: int) -> None:
 def test_g711_input_covers_the_same_speech() -> None:
     """Telephony audio (8 kHz mu-law, scored by Silero's 8 kHz head) finds the same speech; a
     long pause may split a turn there that the wideband audio kept whole."""
-    samples, rate = read_audio(TEN_VAD, FILE)
-    ulaw = g711.ulaw_encode(soxr.resample(samples, rate, 8000).astype(np.float32))
+    ulaw = g711.ulaw_encode(fixture_at(FILE, 8000))
     clean, telephony = Detector(), Detector(input_format=PCMU)
-    clean.feed(pcm24k(FILE))
+    clean.feed(speech_pcm(FILE))
     telephony.feed(ulaw)
     clean.flush()
     telephony.flush()
@@ -99,7 +96,7 @@ def test_g711_input_covers_the_same_speech() -> None:
 
 
 def test_detect_cli_prints_sdk_valid_events(capsys: pytest.CaptureFixture[str]) -> None:
-    path = data_file(TEN_VAD, FILE)
+    path = fixture_path(FILE)
     assert main(["detect", str(path), "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
     kinds = [validate_ga(line).type for line in lines]
@@ -108,12 +105,16 @@ def test_detect_cli_prints_sdk_valid_events(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_detect_cli_prints_segments_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = data_file(TEN_VAD, FILE)
+    path = fixture_path(FILE)
     assert (
         main(["detect", str(path), "--output", "segments", "--no-progress", "--silence-duration-ms", "200"])
         == 0
     )
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert rows and all(float(r["end_s"]) > float(r["start_s"]) for r in rows)
     assert {r["file"] for r in rows} == {str(path)}
-    json.dumps(rows)
+    # one row per utterance, each starting near its labelled onset and ending after it
+    labelled = speech_segments(FILE)
+    assert len(rows) == len(labelled)
+    for row, (start, end) in zip(rows, labelled, strict=True):
+        assert abs(float(row["start_s"]) - start) < 0.15
+        assert float(row["end_s"]) >= end

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,17 @@ SUBCOMMANDS = {
     "serve": ("openapiopenai.server.cli", "run the Realtime WebSocket server"),
     "detect": ("openapiopenai.offline_cli", "run turn detection on audio files"),
     "eval": ("openapiopenai.evaluation.cli", "measure accuracy against labelled audio"),
+    "segment": ("openapiopenai.corpus.cli", "segment an audio corpus on Ray Data into Parquet"),
 }
+
+
+EXAMPLES = """\
+examples:
+  openapiopenai serve                            ws://127.0.0.1:8000/v1/realtime, live page at /
+  openapiopenai detect talk.wav                  turn events of a file as JSON lines
+  openapiopenai detect *.wav --output segments   speech segments as CSV
+  openapiopenai COMMAND --help                   the options of one command
+"""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -29,6 +40,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openapiopenai",
         description="Self-hosted server-side turn detection for the OpenAI Realtime API.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -51,4 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, like any Unix filter; stdout now points
+        # at /dev/null so the interpreter's final flush cannot complain either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        from openapiopenai.offline_cli import BROKEN_PIPE_EXIT
+
+        return BROKEN_PIPE_EXIT
     return result

@@ -1,12 +1,21 @@
-"""Server settings: the only home of the server's defaults (CLI flags read theirs from here)."""
+"""Server settings: the only home of the server's defaults and their docs.
+
+``openapiopenai serve`` makes one flag of every field (``server/cli.py``): its help is the
+field's ``#:`` comment, its default the field's default, its choices a ``Literal`` type's
+values. A new setting is one documented field here, nothing else.
+"""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import os
+import textwrap
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal
 
 from openapiopenai.protocol.session import SessionLimits
+from openapiopenai.vad.registry import AUTO
 
 #: the per-session limits' own defaults (their one home is SessionLimits)
 _SESSION = SessionLimits()
@@ -21,12 +30,13 @@ class ServerSettings:
 
     #: interface to bind; loopback by default so nothing is exposed by accident
     host: str = "127.0.0.1"
+    #: TCP port (0: any free port, single process only)
     port: int = 8000
-    #: speech model: ``auto`` (Silero), ``silero``, ``webrtc``, ``energy``
-    backend: str = "auto"
+    #: speech model (``auto``: the preferred one, Silero)
+    backend: str = AUTO
     #: noise reduction offered to sessions that ask for it (``noise_reduction``): ``auto`` (rnnoise
     #: if its package is installed, else none), ``rnnoise``, ``deepfilternet`` or ``off``
-    denoiser: str = "auto"
+    denoiser: Literal["auto", "rnnoise", "deepfilternet", "off"] = "auto"
     #: when set, clients must send it (``Authorization: Bearer`` or the browser subprotocol)
     api_key: str | None = None
     #: concurrent sessions (per worker process); more are refused with HTTP 503 before the upgrade
@@ -55,7 +65,7 @@ class ServerSettings:
     max_pending_transcriptions: int = _SESSION.max_pending_transcriptions
     #: server events queued for a client that is not reading; past it the session is closed
     send_queue_events: int = 1024
-    #: a single send blocked this long means the client stopped reading: close its session
+    #: a single send blocked this many seconds means the client stopped reading: close its session
     send_timeout_s: float = 10.0
     #: score the frames of all sessions together (one model call per round)
     batching: bool = True
@@ -64,13 +74,37 @@ class ServerSettings:
     scorer_threads: int = 1
     #: most streams in one model call (larger batches stop getting cheaper per stream)
     max_batch: int = 128
-    #: uvicorn's WebSocket implementation: ``websockets-sansio`` or ``websockets`` (legacy)
-    ws_impl: str = "websockets-sansio"
+    #: semantic_vad: threads running end-of-turn decisions (~55 ms of one core each)
+    turn_end_threads: int = 1
+    #: semantic_vad: sessions whose question may wait; past it a question gets "no answer" at once
+    #: and the turn ends on the silence window
+    turn_end_queue: int = 16
+    #: uvicorn's WebSocket implementation (``websockets`` is the legacy one)
+    ws_impl: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
+    #: serve TLS (``wss://``) with this certificate (PEM)
+    #: input audio transcription: a faster-whisper model name (``tiny.en`` is the bundled copy,
+    #: never downloaded; other names are downloaded by faster-whisper) or a local model directory
+    transcription_model: str = "tiny.en"
+    #: transcription threads, each decoding one item at a time (0: no transcription)
+    transcription_workers: int = 1
+    #: CPU threads inside one decoding (CTranslate2 ``intra_threads``)
+    transcription_cpu_threads: int = 1
+    #: committed items waiting for a transcription worker, across sessions; past it an item
+    #: fails at once with ``transcription_queue_full``
+    transcription_queue: int = 32
+    #: transcription threads run this many nice steps below the server (Linux), so turn
+    #: detection always gets the CPU first; 0 = same priority
+    transcription_nice: int = 10
+    #: beam width of the decoder (1: greedy, the fastest)
+    transcription_beam_size: int = 1
+    #: serve TLS (``wss://``) with this certificate (PEM)
     ssl_certfile: str | None = None
+    #: the private key of the certificate (PEM)
     ssl_keyfile: str | None = None
-    #: on SIGTERM: time to finish turns in flight before connections are closed
+    #: on SIGTERM: seconds to finish turns in flight before connections are closed
     shutdown_grace_s: float = 5.0
-    log_level: str = "info"
+    #: how much the server logs
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerSettings:
@@ -83,4 +117,25 @@ class ServerSettings:
         return replace(settings, **given)
 
 
-__all__ = ["API_KEY_ENV", "ServerSettings"]
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's ``#:`` comment (what Sphinx documents), read from the class's source."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):  # no source shipped: flags without help beat no flags
+        return {}
+    lines = source.splitlines()
+    (node,) = ast.parse(source).body
+    assert isinstance(node, ast.ClassDef)
+    docs: dict[str, str] = {}
+    for statement in node.body:
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            comment: list[str] = []
+            line = statement.lineno - 2
+            while line >= 0 and lines[line].strip().startswith("#:"):
+                comment.insert(0, lines[line].strip()[2:].strip())
+                line -= 1
+            docs[statement.target.id] = " ".join(comment)
+    return docs
+
+
+__all__ = ["API_KEY_ENV", "ServerSettings", "field_docs"]

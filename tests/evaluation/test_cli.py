@@ -10,17 +10,15 @@ import pytest
 import soundfile as sf
 
 from openapiopenai.cli import main
-from tests.audio._data import DATA_DIR, TEN_VAD
+from tests.audio._data import TEN_VAD, shared_dataset
 
 
 def test_eval_runs_all_systems_and_conditions_on_real_data(capsys: pytest.CaptureFixture[str]) -> None:
-    folder = DATA_DIR / TEN_VAD
-    if not folder.is_dir():
-        pytest.skip(f"shared data not found: {folder}")
+    folder = shared_dataset(TEN_VAD)
     argv = ["eval", str(folder), "--limit-files", "2", "--conditions", "clean,pcmu,pcma", "--json"]
     assert main([*argv, "--no-progress"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["system"] for r in rows} == {"ours", "silero-vaditerator", "webrtc", "energy"}
+    assert {r["system"] for r in rows} == {"ours", "ours-before", "silero-vaditerator", "webrtc", "energy"}
     assert {r["condition"] for r in rows} == {"clean", "pcmu", "pcma"}
     assert {r["dataset"] for r in rows} == {TEN_VAD, "overall"}
     ours = next(
@@ -35,9 +33,7 @@ def test_eval_runs_all_systems_and_conditions_on_real_data(capsys: pytest.Captur
 def test_eval_prints_a_table_with_the_margin_over_the_vaditerator_baseline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    folder = DATA_DIR / TEN_VAD
-    if not folder.is_dir():
-        pytest.skip(f"shared data not found: {folder}")
+    folder = shared_dataset(TEN_VAD)
     assert main(["eval", str(folder), "--limit-files", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "silero-vaditerator" in out
@@ -57,6 +53,25 @@ def test_every_turn_on_a_noise_only_recording_is_a_false_start(
     assert energy["true_turns"] == 0
     assert energy["auc"] is None  # one class only: no ranking to measure
     assert energy["false_starts"] == energy["predicted_turns"] > 0
+
+
+def test_the_nonspeech_set_loads_as_all_non_speech_and_every_turn_there_is_a_false_start(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from openapiopenai.evaluation.datasets import load_dataset
+
+    folder = shared_dataset("nonspeech-dev")
+    dataset = load_dataset(folder)
+    assert len(dataset.files) == 40
+    assert {f.path.suffix for f in dataset.files} == {".ogg", ".flac", ".wav"}
+    assert all(f.speech == () for f in dataset.files)
+    argv = ["eval", str(folder), "--limit-files", "5", "--conditions", "clean", "--json", "--no-progress"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for row in rows:
+        assert row["true_turns"] == 0
+        assert row["false_starts"] == row["predicted_turns"]
+        assert row["nonspeech_min"] > 0.5
 
 
 def test_unknown_condition_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

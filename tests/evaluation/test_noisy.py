@@ -12,7 +12,7 @@ import pytest
 
 from openapiopenai.evaluation.datasets import load_dataset
 from openapiopenai.evaluation.noisy import MIX_RATE, mix_at_snr, noise_for, speech_power
-from tests.audio._data import DATA_DIR, TEN_VAD, read_audio, speech_segments
+from tests.audio._data import DATA_DIR, TEN_VAD, read_audio
 
 NAME = "testset-audio-01.wav"
 
@@ -26,7 +26,8 @@ def noises() -> list[np.ndarray]:
 def test_mix_has_the_asked_snr_over_the_labelled_speech(snr: float) -> None:
     speech, rate = read_audio(TEN_VAD, NAME)
     assert rate == MIX_RATE
-    segments = speech_segments(TEN_VAD, NAME)
+    (labelled,) = [f for f in load_dataset(DATA_DIR / TEN_VAD).files if f.path.name == NAME]
+    segments = labelled.speech
     noise = noise_for(NAME, len(speech), noises())
     mix = mix_at_snr(speech, noise, snr, segments)
     scale = float(np.dot(mix, speech) / np.dot(speech, speech))  # the peak guard may scale both

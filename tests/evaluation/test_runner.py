@@ -1,4 +1,4 @@
-"""The harness feeds our detector exactly as the Session does, and chunking never matters."""
+"""The harness drives the library's Detector (the Session itself), and chunking never matters."""
 
 from __future__ import annotations
 
@@ -6,13 +6,28 @@ import numpy as np
 import pytest
 
 from openapiopenai.audio import formats
-from openapiopenai.evaluation.runner import Scored, iterator_turns, run_detector, score_audio, wire_bytes
+from openapiopenai.evaluation.runner import (
+    ReplayModel,
+    Scored,
+    before_config,
+    iterator_turns,
+    run_detector,
+    run_session,
+    score_audio,
+    wire_bytes,
+)
+from openapiopenai.offline import Detector, segments_from_turns
 from openapiopenai.turns.config import TurnDetectionConfig
-from openapiopenai.turns.detector import TurnDetector
 from openapiopenai.vad.registry import load_model
+from tests.audio._data import TEN_VAD, read_audio
 
 RATE = 24_000
 FRAME = 768  # a Silero frame (512 at 16 kHz) on the 24 kHz input timeline
+
+
+def rule(**settings: object) -> TurnDetectionConfig:
+    """The default rule, starting a turn on the first speech frame (no minimum speech or warm-up)."""
+    return TurnDetectionConfig(**{"min_speech_duration_ms": 0, "warmup_ms": 0, **settings})  # type: ignore[arg-type]
 
 
 def scripted(probabilities: list[float]) -> Scored:
@@ -22,7 +37,8 @@ def scripted(probabilities: list[float]) -> Scored:
 
 def test_frame_decisions_are_the_detectors_own_threshold_decisions() -> None:
     run = run_detector(
-        scripted([0.0, 0.6, 0.4, 0.6] + [0.0] * 20), TurnDetectionConfig(silence_duration_ms=96)
+        scripted([0.0, 0.6, 0.4, 0.6] + [0.0] * 20),
+        rule(silence_duration_ms=96, exit_threshold=0.5),
     )
     assert run.decisions[:5].tolist() == [False, True, False, True, False]
     (turn,) = run.turns
@@ -37,27 +53,25 @@ def test_frame_decision_cells_follow_the_frames_under_each_cell_centre() -> None
     assert run.cells(10).tolist() == [False] * 3 + [True] * 3 + [False] * 4
 
 
-def test_a_detector_that_dates_onsets_back_has_its_frame_decision_dated_back_too(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(TurnDetector, "onset_lookback", FRAME, raising=False)
-    run = run_detector(scripted([0.0, 0.0, 0.9, 0.0, 0.9]), TurnDetectionConfig(silence_duration_ms=500))
+def test_the_frame_decision_starts_at_the_onset_the_detector_dated_back() -> None:
+    run = run_detector(scripted([0.0, 0.0, 0.4, 0.9, 0.0] + [0.0] * 20), rule())
+    assert run.decisions[:5].tolist() == [False, False, False, True, False]
+    assert run.turns[0].onset == pytest.approx(0.064)  # dated back over the 0.4 frame
     assert run.speech == [
-        (pytest.approx(0.032), pytest.approx(0.096)),
-        (pytest.approx(0.096), pytest.approx(0.160)),
+        (pytest.approx(0.064), pytest.approx(0.096)),
+        (pytest.approx(0.096), pytest.approx(0.128)),
     ]
-    first = run_detector(scripted([0.9, 0.0]), TurnDetectionConfig()).speech[0]
-    assert first[0] == 0.0  # clamped at the stream start
+    assert run.cells(14).tolist() == [False] * 6 + [True] * 7 + [False]
 
 
-def test_frame_decisions_follow_the_detectors_hysteresis_when_configured() -> None:
-    config = TurnDetectionConfig(exit_threshold=0.35, silence_duration_ms=96)
+def test_frame_decisions_follow_the_detectors_default_hysteresis() -> None:
+    config = TurnDetectionConfig(silence_duration_ms=96)
     run = run_detector(scripted([0.0, 0.6, 0.4, 0.3, 0.4] + [0.0] * 10), config)
     assert run.decisions[:5].tolist() == [False, True, True, False, False]
 
 
 def test_a_turn_open_at_the_end_of_the_stream_is_closed_at_its_last_speech_frame() -> None:
-    (turn,) = run_detector(scripted([0.0, 0.9, 0.9]), TurnDetectionConfig()).turns
+    (turn,) = run_detector(scripted([0.0, 0.9, 0.9]), rule()).turns
     assert (turn.onset, turn.end, turn.known_at) == pytest.approx((0.032, 0.096, 0.096))
 
 
@@ -99,22 +113,51 @@ def test_telephony_audio_is_g711_at_8_khz_and_decodes_back_close_to_the_original
     assert len(wire_bytes(samples, 8000, formats.PCM16_24K)) == 2 * 24_000
 
 
-def test_the_studys_current_rule_reproduces_the_detector_exactly() -> None:
-    from openapiopenai.evaluation.candidates import Candidate, apply
-
-    p = [0.0, 0.6, 0.4, 0.6, 0.7, 0.2] + [0.0] * 20 + [0.9, 0.9, 0.1]
-    scored, config = scripted(p), TurnDetectionConfig()
-    cells, turns = apply(Candidate("current"), scored, 80, config)
-    run = run_detector(scored, config)
-    assert cells.tolist() == run.cells(80).tolist()
-    assert turns == run.turns
+def test_ours_before_is_the_same_settings_without_hysteresis_or_onset_dating() -> None:
+    before = before_config(TurnDetectionConfig(threshold=0.6, silence_duration_ms=300))
+    assert before.effective_exit_threshold == 0.6
+    assert before.onset_lookback_ms == 0
+    assert before.min_speech_duration_ms == before.warmup_ms == 0
+    assert (before.threshold, before.silence_duration_ms) == (0.6, 300)
 
 
-def test_the_studys_onset_lookback_dates_every_run_one_frame_earlier() -> None:
-    from openapiopenai.evaluation.candidates import Candidate, apply
+def _speech_file() -> tuple[bytes, formats.AudioFormat]:
+    samples, rate = read_audio(TEN_VAD, "testset-audio-01.wav")
+    return wire_bytes(samples, rate, formats.PCM16_24K), formats.PCM16_24K
 
-    cells, turns = apply(
-        Candidate("lookback", lookback=1), scripted([0.0, 0.0, 0.9] + [0.0] * 30), 20, TurnDetectionConfig()
-    )
-    assert cells.tolist()[:11] == [False] * 3 + [True] * 7 + [False]  # 32 ms .. 96 ms
-    assert turns[0].onset == pytest.approx(0.032)
+
+def test_the_runner_reports_the_library_detectors_own_turns() -> None:
+    audio, fmt = _speech_file()
+    run = run_session(load_model("silero"), audio, fmt, TurnDetectionConfig())
+    detector = Detector()
+    detector.feed(audio)
+    detector.flush()
+    expected = segments_from_turns(detector.session.turn_log, fmt.sample_rate)
+    assert len(run.turns) == len(expected) >= 1
+    for turn, segment in zip(run.turns, expected, strict=True):
+        assert (turn.onset, turn.end) == (segment.start_s, segment.end_s)
+    # and the pure detector over the recorded probabilities makes the very same turns
+    assert run_detector(run.scored, TurnDetectionConfig()).turns == run.turns
+
+
+def test_a_replayed_session_gives_the_turns_of_a_freshly_scored_one() -> None:
+    audio, fmt = _speech_file()
+    silero = load_model("silero")
+    first = run_session(silero, audio, fmt, TurnDetectionConfig())
+    before = before_config(TurnDetectionConfig())
+    replayed = run_session(ReplayModel(first.model), audio, fmt, before)
+    scored = run_session(silero, audio, fmt, before)
+    assert replayed.turns == scored.turns
+    assert replayed.scored.probabilities.tolist() == first.scored.probabilities.tolist()
+
+
+def test_g711_is_scored_by_silero_8_khz_head_unless_the_session_is_offered_16_khz_only() -> None:
+    samples, rate = read_audio(TEN_VAD, "testset-audio-01.wav")
+    audio = wire_bytes(samples, rate, formats.PCMU)
+    silero = load_model("silero")
+    native = run_session(silero, audio, formats.PCMU, TurnDetectionConfig())
+    assert native.model.sample_rate == 8000
+    assert native.scored.frame_length == 256  # 32 ms of 8 kHz input
+    upsampled = run_session(silero, audio, formats.PCMU, TurnDetectionConfig(), rates=(16_000,))
+    assert upsampled.model.sample_rate == 16_000
+    assert upsampled.scored.frame_length == 256  # 512 samples at 16 kHz, still 32 ms of input

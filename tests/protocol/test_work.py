@@ -13,6 +13,7 @@ from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.protocol.work import TranscriptionRequest, TurnEndRequest
+from openapiopenai.turns import TurnDetectionConfig
 from tests.protocol.test_session import TURN, append, pump, send, types
 from tests.sdk import validate_beta, validate_ga
 from tests.synth import LoudnessModel
@@ -90,7 +91,8 @@ def test_item_text_beyond_the_budget_evicts_older_items() -> None:
 
 
 def test_decision_point_of_speech_started_is_the_confirming_frame_not_the_padding() -> None:
-    session = session_with()
+    immediate = TurnDetectionConfig(min_speech_duration_ms=0, warmup_ms=0)
+    session = session_with(turn_detection=immediate)
     session.receive_text(json.dumps(append(TURN)))
     pump(session)
     started, stopped = session.drain_events()[:2]
@@ -99,8 +101,17 @@ def test_decision_point_of_speech_started_is_the_confirming_frame_not_the_paddin
     assert session.decision_point_ms(stopped.event_id) == 1024 + 640 + 500  # type: ignore[attr-defined]
 
 
+def test_decision_point_counts_the_minimum_speech_the_wire_event_does_not_show() -> None:
+    session = session_with()  # defaults: in the warm-up after a reset a turn needs 160 ms of speech
+    session.receive_text(json.dumps(append(TURN)))
+    pump(session)
+    started = session.drain_events()[0]
+    assert started.audio_start_ms == 1024 - 300  # type: ignore[attr-defined]
+    assert session.decision_point_ms(started.event_id) == 1024 + 160  # type: ignore[attr-defined]
+
+
 def test_decision_point_is_exact_when_the_padding_is_clamped() -> None:
-    session = session_with()
+    session = session_with(turn_detection=TurnDetectionConfig(min_speech_duration_ms=0, warmup_ms=0))
     short_lead = TURN[(1024 - 128) * 48 :]  # only 128 ms of silence before speech: padding clamps
     session.receive_text(json.dumps(append(short_lead)))
     pump(session)

@@ -5,20 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
-import numpy as np
-import soxr
-
-from tests.audio._data import TEN_VAD, read_audio
+from tests.audio._data import speech_pcm
 from tests.sdk import validate_beta, validate_ga
 
-
-def speech_pcm(name: str = "testset-audio-01.wav") -> bytes:
-    """A real recording as the PCM16 24 kHz bytes a client streams."""
-    samples, rate = read_audio(TEN_VAD, name)
-    resampled = soxr.resample(samples, rate, 24_000)
-    return np.clip(np.round(resampled * 32767), -32768, 32767).astype("<i2").tobytes()
+__all__ = ["b64", "collect", "speech_pcm"]
 
 
 def b64(data: bytes) -> str:
@@ -26,18 +19,25 @@ def b64(data: bytes) -> str:
 
 
 async def collect(
-    conn: Any, *, until: str | None = None, idle: float = 1.5, beta: bool = False
+    conn: Any, *, until: str, count: int = 1, timeout: float = 30, beta: bool = False
 ) -> list[dict[str, Any]]:
-    """Events as dicts, each validated strictly with the SDK's own types, until ``until`` arrives
-    or nothing comes for ``idle`` seconds."""
+    """Events as dicts, each validated strictly with the SDK's own types, until the ``count``-th
+    event of type ``until`` arrives; a generous deadline turns a missing event into a failure."""
     events: list[dict[str, Any]] = []
+    seen = 0
+    deadline = time.monotonic() + timeout
     while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"{count} x {until} not received in {timeout} s; got {events}")
         try:
-            event = await asyncio.wait_for(conn.recv(), idle)
+            event = await asyncio.wait_for(conn.recv(), remaining)
         except TimeoutError:
-            return events
+            continue
         raw = event.to_json()
         (validate_beta if beta else validate_ga)(raw)
         events.append(json.loads(raw))
-        if until is not None and events[-1]["type"] == until:
-            return events
+        if events[-1]["type"] == until:
+            seen += 1
+            if seen == count:
+                return events

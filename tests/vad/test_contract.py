@@ -7,10 +7,10 @@ import numpy.typing as npt
 import pytest
 
 from openapiopenai.vad import SpeechModel, StreamState, available_models, load_model
-from tests.audio._data import AMI, read_audio, speech_mask
+from tests.audio._data import TWO_TURNS, fixture_audio, speech_mask
 
 RATE = 16_000
-SPEECH_FILE = "trn05.wav"  # AMI meeting excerpt: speech with pauses and room noise
+SPEECH_FILE = TWO_TURNS  # two utterances and the pauses around them
 
 
 @pytest.fixture(scope="module", params=available_models())
@@ -20,7 +20,7 @@ def model(request: pytest.FixtureRequest) -> SpeechModel:
 
 @pytest.fixture(scope="module")
 def audio() -> npt.NDArray[np.float32]:
-    samples, rate = read_audio(AMI, SPEECH_FILE)
+    samples, rate = fixture_audio(SPEECH_FILE)
     assert rate == RATE
     return samples
 
@@ -87,7 +87,7 @@ def test_speech_scores_clearly_higher_than_non_speech(model: SpeechModel, audio:
     frame = model.frame_samples(RATE)
     frames = frames_of(audio, frame)
     scores = sequential(model, frames)
-    speech = speech_mask(AMI, SPEECH_FILE, len(frames), frame, RATE)
+    speech = speech_mask(SPEECH_FILE, len(frames), frame, RATE)
     assert speech.any() and (~speech).any()
     assert scores[speech].mean() - scores[~speech].mean() > 0.3
 

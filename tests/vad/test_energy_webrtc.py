@@ -5,6 +5,7 @@ import pytest
 
 from openapiopenai.vad.energy import EnergyModel, EnergyState
 from openapiopenai.vad.webrtc import WebRtcModel
+from tests.audio._data import SPEECH_8K, fixture_audio, speech_mask
 
 
 def tone_frames(n: int, frame: int, amplitude: float, rate: int = 16_000) -> np.ndarray:
@@ -49,9 +50,15 @@ def test_energy_supports_the_wire_rate_natively() -> None:
 def test_webrtc_frames_are_30_ms_and_scores_binary() -> None:
     model = WebRtcModel(mode=0)
     assert [model.frame_samples(r) for r in (16_000, 8_000)] == [480, 240]
-    state = model.new_state(8_000)
-    scores = model.score(tone_frames(1, 240, 0.5, 8_000), [state], 8_000)
-    assert scores[0] in (0.0, 1.0)
+    samples, rate = fixture_audio(SPEECH_8K)
+    frame = model.frame_samples(rate)
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    state = model.new_state(rate)
+    scores = np.concatenate([model.score(f[None], [state], rate) for f in frames])
+    speech = speech_mask(SPEECH_8K, len(frames), frame, rate)
+    assert set(np.unique(scores).tolist()) == {0.0, 1.0}  # a verdict, never a probability
+    assert scores[~speech].max() == 0.0  # the silence before the utterance
+    assert scores[speech].mean() > 0.8
     with pytest.raises(ValueError):
         WebRtcModel(mode=4)
     with pytest.raises(ValueError):

@@ -8,6 +8,7 @@ from dataclasses import fields
 from typing import Any
 
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO, available_models
 
 __all__ = ["NOISY", "add_parser", "run"]
 
@@ -43,10 +44,16 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure accuracy against labelled audio",
-        description="Frame-level (10 ms) and turn-level accuracy of our detector beside the baselines "
-        "(Silero with VADIterator rules, webrtcvad mode 3, energy) on folders of audio files with a "
-        "speech_segments.csv (file,start_s,end_s). Audio goes through the same streaming path as a "
-        "client's audio; the scoring rules are those of evaluation.md.",
+        description="Frame-level (10 ms) and turn-level accuracy of our detector beside our rules before\n"
+        "issue 12 and the baselines (Silero with VADIterator rules, webrtcvad mode 3, energy) on\n"
+        "folders of audio files with a speech_segments.csv (file,start_s,end_s; a file without\n"
+        "rows is all non-speech). Audio goes through the library's Detector (a fresh session per\n"
+        "file); the scoring rules are summarised in docs/evaluation-results.md.",
+        epilog="examples:\n"
+        "  openapiopenai eval ../shared/data/ten-vad-testset         one labelled folder\n"
+        "  openapiopenai eval DIR1 DIR2 --conditions clean,pcmu,pcma with the G.711 transcodes\n"
+        "  openapiopenai eval DIR --json --limit-files 20            JSON rows, a quick run\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folders with audio + speech_segments.csv")
     parser.add_argument("--limit-files", type=int, default=None, metavar="N", help="first N files per folder")
@@ -65,17 +72,44 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--denoiser", default="rnnoise", help=f"{NOISY}: rnnoise or deepfilternet (default: rnnoise)"
     )
-    parser.add_argument("--backend", default="auto", help="speech model of 'ours' (default: auto = silero)")
+    parser.add_argument(
+        "--backend",
+        default=AUTO,
+        choices=[AUTO, *available_models()],
+        help=f"speech model of 'ours' (default: {AUTO})",
+    )
     parser.add_argument(
         "--chunk-ms", type=int, default=CHUNK_MS, help=f"append size in ms (default: {CHUNK_MS})"
     )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
+    parser.add_argument(
+        "--turn-taking",
+        action="store_true",
+        help="instead: cut-offs at inserted mid-sentence pauses and end-of-turn latency, server_vad "
+        "against semantic_vad, on one-sentence-per-file folders (method: the semantic_vad page in docs)",
+    )
+    parser.add_argument(
+        "--no-wer",
+        dest="wer",
+        action="store_false",
+        help="skip the word error rate on folders with a transcripts.csv (it transcribes each file twice)",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        default="tiny.en",
+        metavar="NAME_OR_PATH",
+        help="model for the WER (default: tiny.en, the bundled copy)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_turn_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "turn_taking", False):
+        from openapiopenai.evaluation.turn_taking import main as turn_taking_main
+
+        return turn_taking_main(args.folders, args.limit_files, as_json=args.json)
     from tqdm import tqdm
 
     from openapiopenai.evaluation.datasets import load_dataset
@@ -135,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"turn settings: {config}")
         print(f"backend of 'ours': {args.backend}; appends of {args.chunk_ms} ms")
         print(table(results))
+    if args.wer:
+        from openapiopenai.evaluation.wer_cli import report_wer
+
+        return report_wer(args, config)
     return 0
 
 

@@ -20,6 +20,7 @@ COLUMNS: Final = (
     ("onset_err_p90_ms", "on90ms", "{:.0f}"),
     ("eot_latency_median_ms", "eot50ms", "{:.0f}"),
     ("eot_latency_p90_ms", "eot90ms", "{:.0f}"),
+    ("false_starts", "FS", "{:.0f}"),
     ("false_starts_per_min", "FS/min", "{:.2f}"),
     ("missed", "missed", "{:.0f}"),
     ("split", "split", "{:.0f}"),
@@ -29,7 +30,7 @@ LEGEND: Final = (
     "P/R/F1: 10 ms frames, detector decision vs labels; AUC: raw probabilities; "
     "turnF1: turn spans vs merged labels;\n"
     "on50/on90: onset |error| median/p90; eot50/eot90: audio_end - true end, median/p90; "
-    "FS/min: turns over no speech per minute of non-speech;\n"
+    "FS: turns over no speech (false starts), FS/min: per minute of non-speech;\n"
     "missed/split/merged: true turns (labels merged across pauses < silence_duration_ms) with no "
     "turn / several turns / no stop since the previous one."
 )

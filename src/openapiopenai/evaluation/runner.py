@@ -1,22 +1,30 @@
 """Run the systems over labelled audio through the real streaming path and score them.
 
 Audio takes the path a client's audio takes: encoded in the wire format of the condition
-(``audio/pcm`` 24 kHz PCM16, or 8 kHz G.711 mu-law / A-law for the telephony conditions),
-appended in chunks, decoded, resampled and framed by :class:`AudioPipeline`, scored by the
-speech model, and fed frame by frame to :class:`TurnDetector` on the input-rate timeline: the
-same pieces, in the same order, that the protocol ``Session`` runs. Each model scores a file
-once per condition; every rule then reads the same probabilities.
+(``audio/pcm`` 24 kHz PCM16, or 8 kHz G.711 mu-law / A-law for the telephony conditions) and
+appended in chunks to :class:`openapiopenai.offline.Detector`, which runs the protocol
+``Session`` itself (decoding, resampling to the model's rate, framing, scoring, the turn
+detector). Turns are the detector's own events from the session's turn log. A recording
+wrapper keeps the probabilities the model gave, so that the baseline rules and the frame-level
+diagnostic read the very numbers the session used, and a second configuration of the same model
+replays them instead of scoring again.
 
 Systems, side by side:
 
-* ``ours``: the default :class:`TurnDetector` (or the configured one) on the default model. Its
-  frame decision is the detector's own per-frame decision (``TurnDetector.frame_speech``), so a
-  change of the rule in the detector shows up here unchanged;
+* ``ours``: the configured :class:`TurnDetectionConfig` (defaults unless flags say otherwise) on
+  the default model;
+* ``ours-before``: the same settings under the rules before issue 12 (:func:`before_config`: no
+  hysteresis, onset dating, minimum speech or warm-up), replaying the scores of ``ours`` (the
+  model-rate choice, Silero's 8 kHz head for G.711, did not change);
 * ``silero-vaditerator``: Silero with the VADIterator rule (threshold 0.5, exit 0.35, 100 ms
   minimum silence, 30 ms pad); at turn level the same rule with the turn settings (minimum
-  silence = ``silence_duration_ms``, no pad), as ``evaluation.md`` prescribes;
+  silence = ``silence_duration_ms``, no pad), as ``evaluation.md`` prescribes. It reads the
+  probabilities of ``ours`` (same model, same rate): only the rule differs;
 * ``webrtc``: webrtcvad mode 3 under our turn detector with the same settings;
 * ``energy``: the energy detector under our turn detector with the same settings.
+
+Every file starts a fresh session, so the model state is reset per file (Silero's first frames
+after a reset score higher than the same audio would mid-stream; see ``docs/evaluation-results.md``).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import numpy.typing as npt
 import soxr
 
 from openapiopenai.audio.formats import PCM16_24K, PCMA, PCMU, AudioFormat, encode
-from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
+from openapiopenai.audio.pipeline import frame_levels_dbfs
 from openapiopenai.evaluation.baselines import vad_iterator
 from openapiopenai.evaluation.datasets import Dataset, LabelledFile, read_mono
 from openapiopenai.evaluation.metrics import (
@@ -42,10 +50,11 @@ from openapiopenai.evaluation.metrics import (
     n_cells,
     roc_auc,
 )
+from openapiopenai.offline import Detector
 from openapiopenai.turns.config import TurnDetectionConfig
-from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnDetector
+from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnDetector, TurnEvent
 from openapiopenai.turns.timeline import ms_to_samples
-from openapiopenai.vad.base import FloatArray, SpeechModel, score_stream
+from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState, score_stream
 from openapiopenai.vad.registry import load_model
 
 __all__ = [
@@ -54,20 +63,23 @@ __all__ = [
     "OVERALL",
     "SYSTEMS",
     "DetectorRun",
+    "RecordingModel",
+    "ReplayModel",
     "Scored",
     "SystemResult",
+    "before_config",
     "evaluate",
     "iterator_frame_cells",
     "iterator_turns",
     "run_detector",
-    "score_audio",
+    "run_session",
     "scored_files",
     "speech_runs",
     "wire_bytes",
 ]
 
 CONDITIONS: Final[dict[str, AudioFormat]] = {"clean": PCM16_24K, "pcmu": PCMU, "pcma": PCMA}
-SYSTEMS: Final = ("ours", "silero-vaditerator", "webrtc", "energy")
+SYSTEMS: Final = ("ours", "ours-before", "silero-vaditerator", "webrtc", "energy")
 OVERALL: Final = "overall"
 #: client append size; any size gives the same result (the pipeline is chunking-invariant)
 CHUNK_MS: Final = 40
@@ -86,6 +98,97 @@ def wire_bytes(samples: FloatArray, rate: int, fmt: AudioFormat) -> bytes:
     if rate != fmt.sample_rate:
         audio = np.asarray(soxr.resample(audio, rate, fmt.sample_rate, quality="HQ"), dtype=np.float32)
     return encode(fmt, audio)
+
+
+def before_config(config: TurnDetectionConfig) -> TurnDetectionConfig:
+    """``config`` under the rules before issue 12: no hysteresis, no onset dating, no minimum
+    speech and no warm-up (the other settings as given)."""
+    return config.merged(
+        exit_threshold=config.threshold, onset_lookback_ms=0, min_speech_duration_ms=0, warmup_ms=0
+    )
+
+
+class _Opaque:
+    """A stream state for :class:`ReplayModel` (nothing to remember)."""
+
+    def reset(self) -> None:
+        pass
+
+
+class RecordingModel:
+    """A :class:`SpeechModel` that scores with ``inner`` and keeps what it gave, in order.
+
+    ``rates`` overrides the rates offered to the session (e.g. ``(8000, 16000)`` to have G.711
+    scored by Silero's 8 kHz head as before issue 12)."""
+
+    def __init__(self, inner: SpeechModel, rates: tuple[int, ...] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._rates = rates
+        self.probabilities: list[FloatArray] = []
+        self.levels_dbfs: list[npt.NDArray[np.float64]] = []
+        self.sample_rate = 0
+        self.frame_samples_used = 0
+
+    def supported_rates(self) -> tuple[int, ...]:
+        return self._rates or self.inner.supported_rates()
+
+    def frame_samples(self, sample_rate: int) -> int:
+        return self.inner.frame_samples(sample_rate)
+
+    def new_state(self, sample_rate: int) -> StreamState:
+        return self.inner.new_state(sample_rate)
+
+    def _keep(self, frames: FloatArray, out: FloatArray, sample_rate: int) -> FloatArray:
+        self.sample_rate, self.frame_samples_used = sample_rate, frames.shape[1]
+        self.probabilities.append(np.array(out, dtype=np.float32))
+        self.levels_dbfs.append(frame_levels_dbfs(frames))
+        return out
+
+    def score(self, frames: FloatArray, states: Sequence[StreamState], sample_rate: int) -> FloatArray:
+        return self._keep(frames, self.inner.score(frames, states, sample_rate), sample_rate)
+
+    def score_sequence(self, frames: FloatArray, state: StreamState, sample_rate: int) -> FloatArray:
+        return self._keep(frames, score_stream(self.inner, frames, state, sample_rate), sample_rate)
+
+    def scored(self, fmt: AudioFormat, total_samples: int) -> Scored:
+        """What was recorded, on the input timeline of ``fmt``."""
+        p = np.concatenate(self.probabilities) if self.probabilities else np.zeros(0, np.float32)
+        levels = np.concatenate(self.levels_dbfs) if self.levels_dbfs else np.zeros(0)
+        rate = self.sample_rate or self.supported_rates()[0]
+        frame = self.frame_samples_used or self.inner.frame_samples(rate)
+        frame_length, rest = divmod(frame * fmt.sample_rate, rate)
+        if rest:
+            raise ValueError(f"{self.name} frames do not map onto {fmt.ga_type} samples")
+        return Scored(p, levels, frame_length, fmt.sample_rate, total_samples)
+
+
+class ReplayModel:
+    """Gives back the probabilities a :class:`RecordingModel` recorded, in order: a second
+    session over the same audio at the same rate sees the same frames, so it need not score
+    them again."""
+
+    def __init__(self, recorded: RecordingModel) -> None:
+        self.name = recorded.name
+        self._rates = (recorded.sample_rate,) if recorded.sample_rate else recorded.supported_rates()
+        self._frame = recorded.frame_samples_used
+        self._scores = np.concatenate(recorded.probabilities) if recorded.probabilities else np.zeros(0)
+        self._next = 0
+
+    def supported_rates(self) -> tuple[int, ...]:
+        return self._rates
+
+    def frame_samples(self, sample_rate: int) -> int:
+        return self._frame
+
+    def new_state(self, sample_rate: int) -> StreamState:
+        return _Opaque()
+
+    def score(self, frames: FloatArray, states: Sequence[StreamState], sample_rate: int) -> FloatArray:
+        start, self._next = self._next, self._next + len(frames)
+        if self._next > len(self._scores):
+            raise ValueError("replayed more frames than were recorded")
+        return np.asarray(self._scores[start : self._next], dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,26 +212,55 @@ class Scored:
         return self.total_samples / self.sample_rate
 
 
-def score_audio(model: SpeechModel, audio: bytes, fmt: AudioFormat, chunk_ms: int = CHUNK_MS) -> Scored:
-    """Stream ``audio`` (bytes of ``fmt``) in ``chunk_ms`` appends and score every frame."""
-    rates = model.supported_rates()
-    rate = fmt.sample_rate if fmt.sample_rate in rates else rates[0]
-    frame = model.frame_samples(rate)
-    frame_length, rest = divmod(frame * fmt.sample_rate, rate)
-    if rest:
-        raise ValueError(f"{model.name} frames do not map onto {fmt.ga_type} samples")
-    pipeline = AudioPipeline(fmt, rate, frame)
+def turns_from_log(log: Iterable[TurnEvent], rate: int) -> list[Turn]:
+    """The detector's own turns (seconds): exact onset, speech end, and when the stop was known."""
+    turns: list[Turn] = []
+    onset: int | None = None
+    for event in log:
+        if isinstance(event, SpeechStarted):
+            onset = event.onset
+        elif isinstance(event, SpeechStopped) and onset is not None:
+            turns.append(Turn(onset / rate, event.speech_end / rate, event.audio_end / rate))
+            onset = None
+    return turns
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRun:
+    """One :class:`Detector` session over one stream: its turns and what its model gave."""
+
+    turns: list[Turn]
+    scored: Scored
+    model: RecordingModel
+
+
+def run_session(
+    model: SpeechModel,
+    audio: bytes,
+    fmt: AudioFormat,
+    config: TurnDetectionConfig,
+    *,
+    chunk_ms: int = CHUNK_MS,
+    rates: tuple[int, ...] | None = None,
+) -> SessionRun:
+    """Stream ``audio`` (bytes of ``fmt``) through a fresh :class:`Detector` in ``chunk_ms`` appends."""
+    recorder = RecordingModel(model, rates)
+    detector = Detector(config, model=recorder, input_format=fmt)
     step = max(1, chunk_ms * fmt.bytes_per_ms)
-    pieces = [pipeline.push(audio[i : i + step]) for i in range(0, len(audio), step)]
-    frames = np.concatenate(pieces) if pieces else np.zeros((0, frame), np.float32)
-    probabilities = score_stream(model, frames, model.new_state(rate), rate)
-    return Scored(
-        probabilities=np.asarray(probabilities, dtype=np.float32),
-        levels_dbfs=frame_levels_dbfs(frames),
-        frame_length=frame_length,
-        sample_rate=fmt.sample_rate,
-        total_samples=len(audio) // fmt.bytes_per_sample,
+    for i in range(0, len(audio), step):
+        detector.feed(audio[i : i + step])
+    detector.flush()
+    total = len(audio) // fmt.bytes_per_sample
+    return SessionRun(
+        turns_from_log(detector.session.turn_log, fmt.sample_rate),
+        recorder.scored(fmt, total),
+        recorder,
     )
+
+
+def score_audio(model: SpeechModel, audio: bytes, fmt: AudioFormat, chunk_ms: int = CHUNK_MS) -> Scored:
+    """Stream ``audio`` through a session and return every frame's score."""
+    return run_session(model, audio, fmt, TurnDetectionConfig(), chunk_ms=chunk_ms).scored
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +269,8 @@ class DetectorRun:
 
     #: the detector's decision per model frame, as it made it (``frame_speech`` after each push)
     decisions: BoolArray
-    #: the frame decision as speech intervals: runs of speech frames, each dated back by the
-    #: detector's onset lookback if it has one
+    #: the frame decision as speech intervals: runs of speech frames, the run that started a
+    #: turn dated back to the turn's onset (the detector's onset dating)
     speech: list[tuple[float, float]]
     turns: list[Turn]
 
@@ -155,12 +287,11 @@ def speech_runs(decisions: BoolArray) -> list[tuple[int, int]]:
 
 
 def run_detector(scored: Scored, config: TurnDetectionConfig) -> DetectorRun:
-    """Feed the probabilities to :class:`TurnDetector` exactly as the Session does.
+    """The frame decision (the diagnostic): :class:`TurnDetector` over recorded probabilities.
 
-    The frame decision is the detector's ``frame_speech`` after each frame. A detector that
-    dates speech onsets back (an ``onset_lookback`` attribute, in timeline samples; see
-    ``docs/evaluation-results.md``) has the start of every run of speech frames moved back by
-    as much, clamped at the stream start, so the frame level measures what the detector says."""
+    The detector is pure, so the same probabilities give the same decisions and turns as in the
+    session (a test pins it). The run of speech frames that started a turn begins at that turn's
+    onset, so the frame level measures the onset the detector reports."""
     detector = TurnDetector(config, sample_rate=scored.sample_rate, frame_length=scored.frame_length)
     levels = scored.levels_dbfs.tolist() if config.min_level_dbfs is not None else None
     decisions = np.zeros(len(scored.probabilities), dtype=bool)
@@ -170,16 +301,16 @@ def run_detector(scored: Scored, config: TurnDetectionConfig) -> DetectorRun:
         decisions[i] = detector.frame_speech
     events += detector.finish(scored.total_samples)
     rate, length = scored.sample_rate, scored.frame_length
-    lookback = int(getattr(detector, "onset_lookback", 0))
-    speech = [(max(0, a * length - lookback) / rate, b * length / rate) for a, b in speech_runs(decisions)]
-    turns: list[Turn] = []
-    onset: int | None = None
-    for event in events:
-        if isinstance(event, SpeechStarted):
-            onset = event.onset
-        elif isinstance(event, SpeechStopped) and onset is not None:
-            turns.append(Turn(onset / rate, event.speech_end / rate, event.audio_end / rate))
-            onset = None
+    turns = turns_from_log(events, rate)
+    runs = [(a * length, b * length) for a, b in speech_runs(decisions)]
+    starts = [a for a, _ in runs]
+    spans = list(runs)
+    for turn in turns:  # the stretch each turn's onset was dated back over
+        onset = round(turn.onset * rate)
+        i = int(np.searchsorted(starts, onset))
+        if i < len(starts) and starts[i] > onset:
+            spans.append((onset, starts[i]))
+    speech = [(a / rate, b / rate) for a, b in sorted(spans)]
     return DetectorRun(decisions, speech, turns)
 
 
@@ -252,38 +383,65 @@ class SystemResult:
 
 @dataclass(frozen=True, slots=True)
 class ScoredFile:
-    """One file under one condition, with every model's scores and the true cells."""
+    """One file under one condition: every system's turns and the scores its frames came from."""
 
     dataset: str
     file: LabelledFile
     condition: str
-    scored: dict[str, Scored]
+    #: per system: the scores of its model (on the input timeline) and its turns
+    systems: dict[str, tuple[Scored, list[Turn], DetectorRun | None]]
     truth: BoolArray
+    duration_s: float
 
-    @property
-    def duration_s(self) -> float:
-        return next(iter(self.scored.values())).duration_s
+
+def _models(backend: str) -> dict[str, SpeechModel]:
+    return {
+        "ours": load_model(backend),
+        "silero": load_model("silero"),
+        "webrtc": load_model("webrtc", mode=3),
+        "energy": load_model("energy"),
+    }
 
 
 def scored_files(
     datasets: Iterable[Dataset],
     conditions: Sequence[str],
-    models: dict[str, SpeechModel],
+    config: TurnDetectionConfig,
     *,
+    backend: str = "auto",
     chunk_ms: int = CHUNK_MS,
     progress: Callable[[LabelledFile], None] | None = None,
 ) -> Iterator[ScoredFile]:
-    """Each file of each dataset under each condition, scored once by each model."""
+    """Each file of each dataset under each condition, through a fresh session per system."""
+    models = _models(backend)
+    before = before_config(config)
     for dataset in datasets:
         for file in dataset.files:
             samples, rate = read_mono(file.path)
             for condition in conditions:
                 fmt = CONDITIONS[condition]
                 audio = wire_bytes(samples, rate, fmt)
-                scored = {name: score_audio(m, audio, fmt, chunk_ms) for name, m in models.items()}
-                duration = len(audio) / fmt.bytes_per_sample / fmt.sample_rate
+                total = len(audio) // fmt.bytes_per_sample
+                duration = total / fmt.sample_rate
+                ours = run_session(models["ours"], audio, fmt, config, chunk_ms=chunk_ms)
+                # the model-rate rule did not change in issue 12: the same scores, replayed
+                old = run_session(ReplayModel(ours.model), audio, fmt, before, chunk_ms=chunk_ms)
+                old = SessionRun(old.turns, ours.scored, ours.model)
+                silero = (
+                    ours
+                    if models["ours"] is models["silero"]
+                    else run_session(models["silero"], audio, fmt, config, chunk_ms=chunk_ms)
+                )
+                systems: dict[str, tuple[Scored, list[Turn], DetectorRun | None]] = {
+                    "ours": (ours.scored, ours.turns, run_detector(ours.scored, config)),
+                    "ours-before": (old.scored, old.turns, run_detector(old.scored, before)),
+                    "silero-vaditerator": (silero.scored, iterator_turns(silero.scored, config), None),
+                }
+                for name in ("webrtc", "energy"):
+                    run = run_session(models[name], audio, fmt, config, chunk_ms=chunk_ms)
+                    systems[name] = (run.scored, run.turns, run_detector(run.scored, config))
                 truth = cells_from_segments(file.speech, n_cells(duration))
-                yield ScoredFile(dataset.name, file, condition, scored, truth)
+                yield ScoredFile(dataset.name, file, condition, systems, truth, duration)
             if progress is not None:
                 progress(file)
 
@@ -301,35 +459,15 @@ def evaluate(
     unknown = set(conditions) - set(CONDITIONS)
     if unknown:
         raise ValueError(f"unknown condition(s): {', '.join(sorted(unknown))}")
-    ours_model = load_model(backend)
-    models: dict[str, SpeechModel] = {
-        "ours": ours_model,
-        "silero": load_model("silero"),
-        "webrtc": load_model("webrtc", mode=3),
-        "energy": load_model("energy"),
-    }
-    if ours_model is models["silero"]:
-        del models["ours"]  # score once, read twice
-    model_of = {
-        "ours": "ours" if "ours" in models else "silero",
-        "silero-vaditerator": "silero",
-        "webrtc": "webrtc",
-        "energy": "energy",
-    }
     silence_s = config.silence_duration_ms / 1000
     results: dict[tuple[str, str], dict[str, SystemResult]] = {}
-    for item in scored_files(datasets, conditions, models, chunk_ms=chunk_ms, progress=progress):
+    items = scored_files(datasets, conditions, config, backend=backend, chunk_ms=chunk_ms, progress=progress)
+    for item in items:
         n = len(item.truth)
         for system in SYSTEMS:
-            scored = item.scored[model_of[system]]
+            scored, turns, run = item.systems[system]
             probabilities = cells_from_frames(scored.probabilities, scored.frame_s, n)
-            if system == "silero-vaditerator":
-                predicted = iterator_frame_cells(scored, n)
-                turns = iterator_turns(scored, config)
-            else:
-                run = run_detector(scored, config)
-                predicted = run.cells(n)
-                turns = run.turns
+            predicted = iterator_frame_cells(scored, n) if run is None else run.cells(n)
             for key in ((item.dataset, item.condition), (OVERALL, item.condition)):
                 result = results.setdefault(key, {}).setdefault(system, SystemResult())
                 result.add(predicted, probabilities, item.truth, turns, item.file, item.duration_s, silence_s)

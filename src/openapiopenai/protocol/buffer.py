@@ -42,6 +42,14 @@ class AudioBuffer:
         whole_end = len(self._data) - len(self._data) % self.bytes_per_sample
         return bytes(self._data[len(self._data) - len(data) - rest : whole_end])
 
+    def peek(self, start: int, end: int) -> bytes:
+        """A copy of the audio in ``[start, end)`` (clamped to the buffer), left in place."""
+        start, end = max(self.start, start), min(end, self.end)
+        if end <= start:
+            return b""
+        size = self.bytes_per_sample
+        return bytes(self._data[(start - self.start) * size : (end - self.start) * size])
+
     def take(self, until: int) -> bytes:
         """Remove and return the audio in ``[start, until)``."""
         until = max(self.start, min(until, self.end))

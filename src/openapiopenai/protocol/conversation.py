@@ -23,11 +23,10 @@ def item_size(item: dict[str, Any]) -> int:
 class Item:
     item: dict[str, Any]  # wire shape, without audio bytes
     audio: bytes = b""  # input audio in the session's input format at commit time
-    size: int = field(default=0)  # text bytes counted against ``max_item_bytes``
+    size: int = field(default=0, init=False)  # text bytes counted against ``max_item_bytes``
 
     def __post_init__(self) -> None:
-        if not self.size:
-            self.size = item_size(self.item)
+        self.size = item_size(self.item)
 
 
 class Conversation:

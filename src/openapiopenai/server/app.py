@@ -1,4 +1,5 @@
-"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``.
+"""The ASGI app: ``/v1/realtime`` (and ``/realtime``) WebSockets, ``/healthz``, ``/metrics``, and
+the live page at ``/`` (static files shipped in the package, no build step).
 
 :func:`create_app` builds everything from :class:`ServerSettings`; the speech model is loaded
 once and shared by all sessions through one :class:`Scorer`. Refusals (bad key, too many
@@ -14,34 +15,45 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from openapiopenai.config import ServerSettings
 from openapiopenai.denoise import analysis_denoise, server_denoiser, stream_factory
+from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
+from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.transcription import TranscriptionPool
+from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import SpeechModel
 from openapiopenai.vad.registry import load_model
 
 log = logging.getLogger("openapiopenai.server")
 
+#: the live page (``GET /``): plain HTML, CSS and JavaScript, served as they are
+STATIC_DIR = Path(__file__).with_name("static")
+
 
 class Hub:
     """What the app shares across connections: settings, model, scorer, metrics, live sessions."""
 
-    def __init__(self, settings: ServerSettings, model: SpeechModel) -> None:
+    def __init__(
+        self, settings: ServerSettings, model: SpeechModel, turn_end: TurnEndWorker | None = None
+    ) -> None:
         self.settings = settings
         self.model = model
         self.metrics = Metrics()
@@ -52,16 +64,26 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
+        self.transcription, features = _transcription(settings, self.metrics)
         # noise reduction for sessions that ask for it (None: refused, with the hint): the VAD
         # path's per-stream stages, and the hook that cleans work requests' audio
-        denoiser, hint = server_denoiser(settings.denoiser)
+        denoiser, denoise_hint = server_denoiser(settings.denoiser)
         self.denoiser = None if denoiser is None else stream_factory(denoiser)
         self.analysis_denoise = None if denoiser is None else analysis_denoise(denoiser)
-        self.features = Features(
-            noise_reduction=denoiser is not None, hints=(("noise_reduction", hint),) if hint else ()
+        features = replace(
+            features,
+            noise_reduction=denoiser is not None,
+            hints=(*features.hints, *((("noise_reduction", denoise_hint),) if denoise_hint else ())),
         )
         self.connections: set[Connection] = set()
         self.draining = False
+        #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
+        #: error naming what to install
+        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(settings, self.metrics)
+        semantic_hint = () if self.turn_end is not None else (("semantic_vad", _semantic_hint()),)
+        self.features = replace(
+            features, semantic_vad=self.turn_end is not None, hints=(*features.hints, *semantic_hint)
+        )
         # every per-session limit is a server setting of the same name (tested)
         self.limits = SessionLimits(**{f.name: getattr(settings, f.name) for f in fields(SessionLimits)})
 
@@ -75,9 +97,66 @@ class Hub:
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
 
 
-def _refuse(status: int, code: str, message: str) -> Response:
-    body = {"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}}
-    return JSONResponse(body, status_code=status)
+def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorker | None:
+    """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
+    from openapiopenai.vad.smart_turn import SmartTurnModel
+
+    try:
+        return TurnEndWorker(
+            SmartTurnModel(),
+            metrics=metrics,
+            threads=settings.turn_end_threads,
+            max_queue=settings.turn_end_queue,
+        )
+    except ModelLoadError as exc:
+        log.info("semantic_vad unavailable: %s", exc)
+        return None
+
+
+def _semantic_hint() -> str:
+    from openapiopenai.vad.smart_turn import INSTALL_HINT
+
+    return INSTALL_HINT
+
+
+def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[TranscriptionPool | None, Features]:
+    """The transcription pool when the engine is installed and enabled, and what sessions are
+    told when it is not (the ``error`` a session asking for transcription gets)."""
+    from openapiopenai.asr import load_transcriber, unavailable_reason
+
+    if settings.transcription_workers < 1:
+        return None, Features(hints=(("transcription", "it is turned off (--transcription-workers 0)"),))
+    reason = unavailable_reason(settings.transcription_model)
+    if reason is not None:
+        log.info("input audio transcription unavailable: %s", reason)
+        return None, Features(hints=(("transcription", reason),))
+
+    def load() -> Any:
+        return load_transcriber(
+            settings.transcription_model,
+            cpu_threads=settings.transcription_cpu_threads,
+            workers=settings.transcription_workers,
+            beam_size=settings.transcription_beam_size,
+        )
+
+    pool = TranscriptionPool(
+        load,
+        workers=settings.transcription_workers,
+        queue_size=settings.transcription_queue,
+        metrics=metrics,
+        nice=settings.transcription_nice,
+    )
+    return pool, Features(transcription=True)
+
+
+async def _refuse(websocket: WebSocket, hub: Hub, refusal: Refusal) -> None:
+    """Answer with an HTTP error instead of the upgrade, and count it."""
+    hub.metrics.refused.labels(reason=refusal.reason).inc()
+    message = refusal.message.format(max_sessions=hub.settings.max_sessions)
+    body = {
+        "error": {"type": "invalid_request_error", "code": refusal.code, "message": message, "param": None}
+    }
+    await websocket.send_denial_response(JSONResponse(body, status_code=refusal.status))
 
 
 async def realtime_endpoint(websocket: WebSocket) -> None:
@@ -85,21 +164,11 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols", []))
     headers = websocket.headers
     if hub.draining:
-        hub.metrics.refused.labels(reason="shutting_down").inc()
-        await websocket.send_denial_response(
-            _refuse(503, "server_shutting_down", "The server is shutting down.")
-        )
-        return
+        return await _refuse(websocket, hub, Refusal.SHUTTING_DOWN)
     if not is_authorized(hub.settings.api_key, headers, offered):
-        hub.metrics.refused.labels(reason="unauthorized").inc()
-        message = "Missing or invalid API key (send 'Authorization: Bearer <key>')."
-        await websocket.send_denial_response(_refuse(401, "invalid_api_key", message))
-        return
+        return await _refuse(websocket, hub, Refusal.UNAUTHORIZED)
     if len(hub.connections) >= hub.settings.max_sessions:
-        hub.metrics.refused.labels(reason="max_sessions").inc()
-        message = f"The server is at its limit of {hub.settings.max_sessions} concurrent sessions."
-        await websocket.send_denial_response(_refuse(503, "too_many_sessions", message))
-        return
+        return await _refuse(websocket, hub, Refusal.TOO_MANY_SESSIONS)
     query = parse_qs(websocket.scope.get("query_string", b"").decode("latin-1"))
     intent = query.get("intent", ["realtime"])[0]
     session = Session(
@@ -112,7 +181,15 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         features=hub.features,
         denoiser=hub.denoiser,
     )
-    connection = Connection(websocket, session, hub.scorer, hub.settings, hub.metrics)
+    connection = Connection(
+        websocket,
+        session,
+        hub.scorer,
+        hub.settings,
+        hub.metrics,
+        transcription=hub.transcription,
+        turn_end=hub.turn_end,
+    )
     hub.connections.add(connection)
     hub.metrics.sessions.inc()
     hub.metrics.active_sessions.inc()
@@ -131,31 +208,61 @@ async def healthz(request: Request) -> Response:
     )
 
 
+async def upgrade_required(request: Request) -> Response:
+    """A browser or curl opening the WebSocket URL as a page gets a hint, not a bare 404."""
+    hint = (
+        "This is a WebSocket endpoint: connect with ws:// (or wss://) and the Realtime protocol, "
+        "or open / for the live page.\n"
+    )
+    return PlainTextResponse(hint, status_code=426, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+
+
 async def metrics(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_app(settings: ServerSettings | None = None, model: SpeechModel | None = None) -> Starlette:
-    """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere)."""
+def create_app(
+    settings: ServerSettings | None = None,
+    model: SpeechModel | None = None,
+    turn_end: TurnEndWorker | None = None,
+) -> Starlette:
+    """The server as an ASGI app (``uvicorn`` serves it; tests may mount it anywhere).
+    ``turn_end``: semantic_vad's worker (default: Smart Turn, when the extra is installed)."""
     settings = settings or ServerSettings()
-    hub = Hub(settings, model or load_model(settings.backend))
+    model = model or load_model(settings.backend)
+    warm = getattr(model, "batch_session", None)  # build Silero's batch graph now, not in a first request
+    if warm is not None:
+        for rate in model.supported_rates():
+            warm(rate)
+    hub = Hub(settings, model, turn_end)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await hub.scorer.start()
+        if hub.transcription is not None:
+            await hub.transcription.start()
+        if hub.turn_end is not None:
+            await hub.turn_end.start()
         try:
             yield {}
         finally:
             await hub.drain()
             await hub.scorer.stop()
+            if hub.transcription is not None:
+                await hub.transcription.stop()
+            if hub.turn_end is not None:
+                await hub.turn_end.stop()
 
     app = Starlette(
         routes=[
             WebSocketRoute("/v1/realtime", realtime_endpoint),
             WebSocketRoute("/realtime", realtime_endpoint),
+            Route("/v1/realtime", upgrade_required),
+            Route("/realtime", upgrade_required),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="live"),
         ],
         lifespan=lifespan,
     )

@@ -14,153 +14,122 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
 import socket
 import sys
-import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
-from openapiopenai.config import API_KEY_ENV, ServerSettings
+from openapiopenai.config import API_KEY_ENV, ServerSettings, field_docs
+from openapiopenai.exceptions import ConfigError
+
+log = logging.getLogger("openapiopenai.server")
+
+
+#: flags not named after their field (``_s`` fields lose the suffix: their metavar says SECONDS)
+_FLAG_NAMES = {"ws_impl": "--ws"}
+#: defaults that are not a literal value
+_DEFAULT_TEXT = {"api_key": f"${API_KEY_ENV}, else no auth", "ssl_certfile": "plain ws://"}
+
+EXAMPLES = """\
+examples:
+  openapiopenai serve                      # ws://127.0.0.1:8000/v1/realtime, no auth
+  OPENAPIOPENAI_API_KEY=sk-local openapiopenai serve --host 0.0.0.0 --workers 4
+  openapiopenai serve --ssl-certfile cert.pem --ssl-keyfile key.pem   # wss://
+  openapiopenai serve --backend webrtc --max-sessions 200
+turn detection itself (threshold, silence, padding) is set per session by the client
+(session.update), as with OpenAI.
+"""
+
+
+def _metavar(name: str, kind: type) -> str:
+    """``BYTES``, ``MS``, ``SECONDS``, ``N`` or ``PATH``: what a value means, at a glance."""
+    if kind is float:
+        return "SECONDS"
+    if kind is int:
+        return "BYTES" if name.endswith("_bytes") else "MS" if name.endswith("_ms") else "N"
+    return "PATH" if name.endswith("file") else name.upper()
+
+
+def _shown(name: str, default: object) -> str:
+    if name in _DEFAULT_TEXT:
+        return _DEFAULT_TEXT[name]
+    if default is None:
+        return "none"
+    if isinstance(default, int) and name.endswith("_bytes") and default % 1024**2 == 0:
+        return f"{default} = {default // 1024**2} MiB"
+    return str(default)
+
+
+def flag_name(name: str, default: object) -> str:
+    """The ``serve`` flag of a setting: ``max_sessions`` -> ``--max-sessions``,
+    ``send_timeout_s`` -> ``--send-timeout``, ``batching`` (on by default) -> ``--no-batching``."""
+    if name in _FLAG_NAMES:
+        return _FLAG_NAMES[name]
+    base = name.removesuffix("_s").replace("_", "-")
+    return f"--no-{base}" if default is True else f"--{base}"
 
 
 def add_parser(subparsers: Any) -> None:
-    d = ServerSettings()
+    """``serve``: one flag per :class:`ServerSettings` field, its help the field's doc."""
+    from openapiopenai.vad.registry import AUTO, available_models
+
     parser = subparsers.add_parser(
         "serve",
         help="run the Realtime WebSocket server",
         description="Serve /v1/realtime: the input side of the OpenAI Realtime API with server_vad.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default=d.host, help=f"interface to bind (default: {d.host})")
-    parser.add_argument("--port", type=int, default=d.port, help=f"port (default: {d.port})")
-    parser.add_argument(
-        "--backend", default=d.backend, help="speech model: auto (silero), silero, webrtc, energy"
-    )
-    parser.add_argument(
-        "--denoiser",
-        default=d.denoiser,
-        choices=("auto", "rnnoise", "deepfilternet", "off"),
-        help="noise reduction for sessions that ask for it: auto (rnnoise if installed), rnnoise, "
-        f"deepfilternet, off (default: {d.denoiser})",
-    )
-    parser.add_argument(
-        "--api-key",
-        default=None,
-        help=f"require this key from clients (default: ${API_KEY_ENV}, else no auth)",
-    )
-    parser.add_argument(
-        "--max-sessions", type=int, default=d.max_sessions, help=f"per worker (default: {d.max_sessions})"
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=d.workers,
-        help=f"server processes sharing the port, each with its own model and scorer (default: {d.workers})",
-    )
-    parser.add_argument(
-        "--max-message-bytes",
-        type=int,
-        default=d.max_message_bytes,
-        help="larger messages get an error event",
-    )
-    parser.add_argument(
-        "--max-buffer-bytes", type=int, default=d.max_buffer_bytes, help="uncommitted audio per session"
-    )
-    parser.add_argument(
-        "--max-leading-silence-ms",
-        type=int,
-        default=d.max_leading_silence_ms,
-        help="server_vad: silence kept before the next possible turn; older silence is dropped "
-        f"so a silent session never fills its buffer (default: {d.max_leading_silence_ms})",
-    )
-    parser.add_argument(
-        "--max-items", type=int, default=d.max_items, help="items a session keeps; the oldest are forgotten"
-    )
-    parser.add_argument(
-        "--max-item-bytes",
-        type=int,
-        default=d.max_item_bytes,
-        help="text of the items a session keeps; a bigger client item gets an error",
-    )
-    parser.add_argument(
-        "--max-pending-transcriptions",
-        type=int,
-        default=d.max_pending_transcriptions,
-        help="items of one session waiting for transcription before new ones fail at once",
-    )
-    parser.add_argument(
-        "--send-queue-events",
-        type=int,
-        default=d.send_queue_events,
-        help="events queued for a client that is not reading before its session is closed",
-    )
-    parser.add_argument(
-        "--send-timeout",
-        type=float,
-        default=d.send_timeout_s,
-        help="seconds one send may block before the session is closed (client not reading)",
-    )
-    parser.add_argument(
-        "--scorer-threads",
-        type=int,
-        default=d.scorer_threads,
-        help=f"threads running model calls in parallel (default: {d.scorer_threads})",
-    )
-    parser.add_argument(
-        "--no-batching", dest="batching", action="store_false", help="score each session separately"
-    )
-    parser.add_argument(
-        "--ws",
-        dest="ws_impl",
-        default=d.ws_impl,
-        choices=("websockets-sansio", "websockets"),
-        help=f"uvicorn WebSocket implementation (default: {d.ws_impl})",
-    )
-    parser.add_argument("--ssl-certfile", default=None, help="serve TLS (wss://) with this certificate")
-    parser.add_argument("--ssl-keyfile", default=None, help="private key of --ssl-certfile")
-    parser.add_argument(
-        "--shutdown-grace", type=float, default=d.shutdown_grace_s, help="seconds to finish turns on SIGTERM"
-    )
-    parser.add_argument(
-        "--log-level", default=d.log_level, choices=("critical", "error", "warning", "info", "debug")
-    )
+    docs = field_docs(ServerSettings)
+    hints = typing.get_type_hints(ServerSettings)
+    for f in fields(ServerSettings):
+        default = f.default
+        help_text = docs.get(f.name, "").replace("``", "'")
+        flag = flag_name(f.name, default)
+        kind = hints[f.name]
+        if kind is bool:
+            action = "store_false" if default is True else "store_true"
+            state = "on by default; this flag turns it off" if default else "off by default"
+            parser.add_argument(flag, dest=f.name, action=action, default=None, help=f"{help_text} ({state})")
+            continue
+        choices: list[str] | None = None
+        if typing.get_origin(kind) is typing.Literal:
+            choices = [str(choice) for choice in typing.get_args(kind)]
+        elif f.name == "backend":
+            choices = [AUTO, *available_models()]
+        base = next((t for t in (int, float, str) if kind is t or t in typing.get_args(kind)), str)
+        parser.add_argument(
+            flag,
+            dest=f.name,
+            type=base,
+            default=None,  # not given: ServerSettings.from_env decides
+            choices=choices,
+            metavar=None if choices else _metavar(f.name, base),
+            help=f"{help_text} (default: {_shown(f.name, default)})",
+        )
     parser.set_defaults(func=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    return ServerSettings.from_env(
-        host=args.host,
-        port=args.port,
-        backend=args.backend,
-        denoiser=args.denoiser,
-        api_key=args.api_key,
-        max_sessions=args.max_sessions,
-        workers=args.workers,
-        max_message_bytes=args.max_message_bytes,
-        max_buffer_bytes=args.max_buffer_bytes,
-        max_leading_silence_ms=args.max_leading_silence_ms,
-        max_items=args.max_items,
-        max_item_bytes=args.max_item_bytes,
-        max_pending_transcriptions=args.max_pending_transcriptions,
-        batching=args.batching,
-        scorer_threads=args.scorer_threads,
-        send_queue_events=args.send_queue_events,
-        send_timeout_s=args.send_timeout,
-        ws_impl=args.ws_impl,
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
-        shutdown_grace_s=args.shutdown_grace,
-        log_level=args.log_level,
-    )
+    """Defaults, then the environment, then the flags given."""
+    return ServerSettings.from_env(**{f.name: getattr(args, f.name) for f in fields(ServerSettings)})
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if settings.workers < 1:
         raise SystemExit("--workers must be at least 1")
+    check_files(settings)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
     if settings.workers > 1:
         if settings.port == 0:
             raise SystemExit("--workers needs a fixed --port (each worker binds it)")
@@ -169,8 +138,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
-    """One server process until it is told to stop (``sockets``: already bound, from a parent)."""
+def check_files(settings: ServerSettings) -> None:
+    """Files named on the command line exist: one line naming the file beats a traceback from
+    every worker (and, before readiness was signalled, a worker replaced again and again)."""
+    for flag, path in (("--ssl-certfile", settings.ssl_certfile), ("--ssl-keyfile", settings.ssl_keyfile)):
+        if path is not None and not os.path.isfile(path):
+            raise ConfigError(f"{flag}: no such file: {path}")
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(f"{flag}: cannot read {path}")
+
+
+def serve(
+    settings: ServerSettings,
+    sockets: list[socket.socket] | None = None,
+    on_ready: Callable[[Ready], None] | None = None,
+) -> None:
+    """One server process until it is told to stop (``sockets``: already bound, from a parent;
+    ``on_ready``: called once the server accepts connections; by default it logs the
+    start-up line)."""
     import uvicorn
 
     from openapiopenai.server.app import Hub, create_app
@@ -197,16 +182,27 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
         lifespan="on",
     )
-    GracefulServer(config, hub).run(sockets)
+    if on_ready is None:
+
+        def on_ready(ready: Ready) -> None:
+            log.info("%s", startup_line(settings, ready))
+
+    GracefulServer(config, hub, on_ready).run(sockets)
 
 
-def _worker(settings: ServerSettings, parent: int) -> None:
+def _worker(settings: ServerSettings, parent: int, ready: Connection) -> None:
     """A worker process: its own process group, so a terminal's Ctrl-C reaches the parent
-    only, and each worker hears exactly one signal per request to stop."""
+    only, and each worker hears exactly one signal per request to stop. It writes to ``ready``
+    once it serves; dying before that means it is broken, not unlucky."""
     os.setpgrp()
     _stop_with_parent(parent)
     listener = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=True)
-    serve(settings, [listener])
+
+    def tell_parent(message: Ready) -> None:
+        ready.send(message)
+        ready.close()
+
+    serve(settings, [listener], on_ready=tell_parent)
 
 
 def _stop_with_parent(parent: int) -> None:
@@ -222,12 +218,49 @@ def _stop_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-class Supervisor:
-    """The parent of ``--workers N``: starts, watches and stops the workers."""
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """What a server knows once it accepts connections (a worker sends it to its parent)."""
 
-    #: a worker that exits this soon after starting is broken (bad certificate, port in use,
-    #: model): stop everything instead of restarting it forever
-    MIN_LIFETIME_S = 5.0
+    backend: str
+    port: int
+
+
+def startup_line(settings: ServerSettings, ready: Ready) -> str:
+    """The one line ``serve`` logs when it is ready: where, what model, auth, processes."""
+    scheme = "wss" if settings.ssl_certfile else "ws"
+    auth = "on" if settings.api_key else "off"
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    return (
+        f"serving {scheme}://{settings.host}:{ready.port}/v1/realtime "
+        f"(backend {ready.backend}, auth {auth}, {workers})"
+    )
+
+
+@dataclass
+class _Worker:
+    process: Any
+    #: the read end of the worker's readiness pipe until a message or end-of-file came
+    pipe: Connection | None
+    ready: Ready | None = None
+
+    def read_pipe(self) -> None:
+        """Take the worker's readiness message if it came (also after the worker died)."""
+        if self.pipe is None or not self.pipe.poll():
+            return
+        with contextlib.suppress(EOFError):  # end-of-file: it died before it was ready
+            self.ready = self.pipe.recv()
+        self.pipe.close()
+        self.pipe = None
+
+
+class Supervisor:
+    """The parent of ``--workers N``: starts, watches and stops the workers.
+
+    A worker that dies before it was ready (bad certificate, port in use, model) is broken,
+    however long that took on a loaded machine: the server stops with exit status 1 instead of
+    starting it again. One that dies after it was ready is replaced.
+    """
 
     def __init__(self, settings: ServerSettings) -> None:
         import multiprocessing
@@ -235,46 +268,54 @@ class Supervisor:
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")  # no inherited threads or model
         self._stopping = False
-        self._workers: list[tuple[Any, float]] = []
+        self._workers: list[_Worker] = []
+        self._announced = False
         self.log = logging.getLogger("openapiopenai.server")
 
-    def _start(self) -> tuple[Any, float]:
-        process = self._context.Process(target=_worker, args=(self.settings, os.getpid()))
+    def _start(self) -> _Worker:
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_worker, args=(self.settings, os.getpid(), sender))
         process.start()
-        return process, time.monotonic()
+        sender.close()  # the worker holds the only write end: end-of-file when it dies
+        return _Worker(process, receiver)
 
     def _signal(self, sig: int, frame: FrameType | None) -> None:
         self._stopping = True
-        for process, _ in self._workers:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
+        for worker in self._workers:
+            if worker.process.is_alive() and worker.process.pid is not None:
+                os.kill(worker.process.pid, signal.SIGTERM)
 
     def run(self) -> int:
         from multiprocessing.connection import wait
 
-        logging.basicConfig(level=self.settings.log_level.upper(), format="%(levelname)s: %(message)s")
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         self._workers = [self._start() for _ in range(self.settings.workers)]
         if self._stopping:  # a signal came while they were starting
             self._signal(signal.SIGTERM, None)
-        self.log.info(
-            "%d workers serving on %s:%d", self.settings.workers, self.settings.host, self.settings.port
-        )
         failed = False
-        while any(process.is_alive() for process, _ in self._workers):
-            wait([process.sentinel for process, _ in self._workers], timeout=1.0)
-            for i, (process, started) in enumerate(self._workers):
-                if process.is_alive() or self._stopping:
+        while any(worker.process.is_alive() for worker in self._workers):
+            waitable = [w.process.sentinel for w in self._workers]
+            waitable += [w.pipe for w in self._workers if w.pipe is not None]
+            wait(waitable, timeout=1.0)
+            for i, worker in enumerate(self._workers):
+                worker.read_pipe()
+                if worker.process.is_alive() or self._stopping:
                     continue
-                if time.monotonic() - started < self.MIN_LIFETIME_S:
-                    self.log.error("worker %d exited with %s at startup; stopping", i, process.exitcode)
+                if worker.ready is None:
+                    self.log.error(
+                        "worker %d exited with %s before it was ready; stopping", i, worker.process.exitcode
+                    )
                     failed = True
                     self._signal(signal.SIGTERM, None)
                     break
-                self.log.warning("worker %d exited with %s; starting another", i, process.exitcode)
+                self.log.warning("worker %d exited with %s; starting another", i, worker.process.exitcode)
                 self._workers[i] = self._start()
-        codes = [process.exitcode for process, _ in self._workers]
+            first = self._workers[0].ready
+            if not self._announced and first and all(w.ready for w in self._workers):
+                self._announced = True
+                self.log.info("%s", startup_line(self.settings, first))
+        codes = [worker.process.exitcode for worker in self._workers]
         return 1 if failed or any(code != 0 for code in codes) else 0
 
 
@@ -286,7 +327,7 @@ class GracefulServer:
     it with 1001. A second signal skips the wait.
     """
 
-    def __init__(self, config: Any, hub: Any) -> None:
+    def __init__(self, config: Any, hub: Any, on_ready: Callable[[Ready], None] | None = None) -> None:
         import uvicorn
 
         hub_ref = hub
@@ -307,6 +348,13 @@ class GracefulServer:
                 if self.drain_task is not None and self.drain_task.done():
                     self.should_exit = True
                 return bool(await super().on_tick(counter))
+
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets)
+                if self.started and on_ready is not None:
+                    bound = [sock for server in self.servers for sock in server.sockets]
+                    port = bound[0].getsockname()[1] if bound else config.port
+                    on_ready(Ready(backend=hub_ref.model.name, port=port))
 
         self._server = _Server(config)
 

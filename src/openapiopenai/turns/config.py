@@ -2,8 +2,11 @@
 
 The first four fields are the Realtime API's own (``threshold``, ``prefix_padding_ms``,
 ``silence_duration_ms``, ``idle_timeout_ms``) with its documented defaults. The rest are
-extensions users ask for; each defaults to a neutral value so that, untouched, the detector
-behaves exactly as the Realtime documentation describes.
+extensions. The Realtime docs call ``threshold`` the *activation* threshold and leave open how
+speech is judged to begin and continue, so four are on by default (issue 12, each measured in
+``docs/evaluation-results.md``): hysteresis (``exit_threshold``), onset dating
+(``onset_lookback_ms``), a minimum speech duration and a warm-up after each reset. The others
+(``max_speech_duration_ms``, ``min_level_dbfs``) default to off.
 """
 
 from __future__ import annotations
@@ -19,6 +22,31 @@ DEFAULT_PREFIX_PADDING_MS = 300
 DEFAULT_SILENCE_DURATION_MS = 500
 #: The API's accepted range for ``idle_timeout_ms``.
 IDLE_TIMEOUT_RANGE_MS = (5000, 30000)
+#: Default hysteresis: speech continues down to ``threshold - EXIT_GAP`` (Silero's VADIterator
+#: rule, and LiveKit's) ...
+EXIT_GAP = 0.15
+#: ... but never below this fraction of ``threshold``, so that for any threshold > 0 a frame can
+#: fall below the exit and silence stays reachable (``threshold <= 0.15`` would otherwise give an
+#: exit of 0, which every frame meets). Continuous with the gap rule at threshold 0.3.
+EXIT_FLOOR_RATIO = 0.5
+#: Default onset dating: up to two Silero frames (32 ms each). A causal model crosses the threshold
+#: only after it has heard some of the speech; the frames just before the crossing that were
+#: already above the exit threshold are the start of the same rise.
+DEFAULT_ONSET_LOOKBACK_MS = 64
+#: Default minimum speech: LiveKit's 50 ms, i.e. two 32 ms Silero frames. One frame over the
+#: threshold is shorter than any syllable; on non-speech such one-frame blips start turns.
+DEFAULT_MIN_SPEECH_DURATION_MS = 50
+#: A fresh model state (session start, a cleared or manually committed buffer) over-scores
+#: non-speech for its first seconds: measured on nonspeech-dev, almost every false start falls in
+#: the first 2 s after a reset, and the same frames score far lower once the state has heard
+#: audio. During that warm-up a turn needs a syllable's worth of continuous speech (5 frames).
+DEFAULT_WARMUP_MS = 2000
+DEFAULT_WARMUP_MIN_SPEECH_MS = 160
+
+
+def default_exit_threshold(threshold: float) -> float:
+    """``threshold - EXIT_GAP``, floored at ``EXIT_FLOOR_RATIO * threshold``."""
+    return max(threshold - EXIT_GAP, EXIT_FLOOR_RATIO * threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +58,18 @@ class TurnDetectionConfig:
     silence_duration_ms: int = DEFAULT_SILENCE_DURATION_MS
     idle_timeout_ms: int | None = None
     #: Hysteresis: once speaking, a frame stays speech while its probability is >= this.
-    #: ``None`` means "same as threshold" (no hysteresis, the documented behaviour).
+    #: ``None``: :func:`default_exit_threshold` of ``threshold`` (0.35 at 0.5); set it equal to
+    #: ``threshold`` for no hysteresis.
     exit_threshold: float | None = None
+    #: Date a turn's onset back over the frames (at most this long) just before the one that
+    #: crossed ``threshold`` whose probability was already >= the exit threshold. 0: no dating.
+    onset_lookback_ms: int = DEFAULT_ONSET_LOOKBACK_MS
     #: A turn starts only after this much continuous speech (its onset stays the first frame).
-    min_speech_duration_ms: int = 0
+    min_speech_duration_ms: int = DEFAULT_MIN_SPEECH_DURATION_MS
+    #: For this long after a reset (session start, clear, manual commit: the model state is new)
+    #: a turn needs ``warmup_min_speech_ms`` of continuous speech instead (0: no warm-up).
+    warmup_ms: int = DEFAULT_WARMUP_MS
+    warmup_min_speech_ms: int = DEFAULT_WARMUP_MIN_SPEECH_MS
     #: Force the end of a turn after this much speech (``None``: no limit).
     max_speech_duration_ms: int | None = None
     #: Frames quieter than this RMS level (dBFS) are never speech (``None``: off).
@@ -46,7 +82,14 @@ class TurnDetectionConfig:
             raise ConfigError(
                 f"exit_threshold must be within [0, threshold={self.threshold}], got {self.exit_threshold}"
             )
-        for name in ("prefix_padding_ms", "silence_duration_ms", "min_speech_duration_ms"):
+        for name in (
+            "prefix_padding_ms",
+            "silence_duration_ms",
+            "min_speech_duration_ms",
+            "onset_lookback_ms",
+            "warmup_ms",
+            "warmup_min_speech_ms",
+        ):
             value = getattr(self, name)
             if value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
@@ -57,7 +100,9 @@ class TurnDetectionConfig:
 
     @property
     def effective_exit_threshold(self) -> float:
-        return self.threshold if self.exit_threshold is None else self.exit_threshold
+        if self.exit_threshold is None:
+            return default_exit_threshold(self.threshold)
+        return self.exit_threshold
 
     def merged(self, **changes: Any) -> TurnDetectionConfig:
         """A copy with ``changes`` applied; keys that are ``None``-valued in a partial wire update

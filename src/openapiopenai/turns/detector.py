@@ -11,6 +11,9 @@ Per frame, first the *frame decision* (what the frame-level evaluation scores)::
     speech = p >= threshold              (or p >= exit_threshold while already speech)
              and level >= min_level_dbfs (if a loudness floor is set)
 
+``exit_threshold`` defaults to ``threshold - 0.15`` (floored at half the threshold, so silence
+stays reachable for any threshold): hysteresis is on by default.
+
 then the *turn states*::
 
     SILENT ──speech──► PENDING ──speech for min_speech_duration──► SPEAKING
@@ -18,11 +21,18 @@ then the *turn states*::
       └───────────────────┘                                            │
       └──── silence_duration of non-speech, or max_speech_duration ────┘
 
-With ``min_speech_duration_ms == 0`` (the default) PENDING is skipped and ``SpeechStarted``
-is emitted on the first speech frame. ``SpeechStarted.audio_start`` is the onset minus the
-prefix padding, clamped at the start of the current buffer. ``SpeechStopped.audio_end`` is
-the end of the last speech frame plus ``silence_duration``: the point at which the stop is
-decided, "including the silence" as the Realtime docs put it. After a stop the buffer is
+With ``min_speech_duration_ms == 0`` (and no warm-up) PENDING is skipped and ``SpeechStarted``
+is emitted on the first speech frame. The *onset* is the start of the frame that crossed the
+threshold, dated back over the run of frames just before it that were already at or above the
+exit threshold (at most ``onset_lookback_ms``, never before the buffer start): a causal model
+crosses the threshold only after it has heard some of the speech, and those frames are the same
+rise. ``min_speech_duration_ms`` still counts from the crossing frame; for ``warmup_ms`` after a
+reset (the model's state is fresh then and over-scores non-speech) it is at least
+``warmup_min_speech_ms``.
+``SpeechStarted.audio_start`` is the onset minus the prefix padding, clamped at the start of the
+current buffer. ``SpeechStopped.audio_end`` is the end of the last speech frame plus
+``silence_duration``: the point at which the stop is decided, "including the silence" as the
+Realtime docs put it. After a stop the buffer is
 taken to start at ``audio_end`` (the VAD commit takes everything before it).
 
 An idle timer (``idle_timeout_ms``) counts audio time without a turn since the buffer start
@@ -38,7 +48,8 @@ from typing import Literal
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.timeline import ms_to_samples
 
-StopReason = Literal["silence", "max_duration", "end_of_stream"]
+#: ``model`` and ``max_wait`` are ``semantic_vad``'s (turns/semantic.py)
+StopReason = Literal["silence", "max_duration", "end_of_stream", "model", "max_wait"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,8 @@ class TurnDetector:
         self._prefix = ms_to_samples(config.prefix_padding_ms, rate)
         self._silence = ms_to_samples(config.silence_duration_ms, rate)
         self._min_speech = ms_to_samples(config.min_speech_duration_ms, rate)
+        self._warmup = ms_to_samples(config.warmup_ms, rate)
+        self._warmup_min_speech = ms_to_samples(config.warmup_min_speech_ms, rate)
         self._max_speech = (
             None
             if config.max_speech_duration_ms is None
@@ -109,6 +122,7 @@ class TurnDetector:
         )
         self._idle = None if config.idle_timeout_ms is None else ms_to_samples(config.idle_timeout_ms, rate)
         self._min_level = config.min_level_dbfs
+        self._lookback_frames = ms_to_samples(config.onset_lookback_ms, rate) // self.frame_length
 
     def reset(self, origin: int) -> None:
         """Start afresh with the next frame beginning at timeline sample ``origin``
@@ -116,8 +130,11 @@ class TurnDetector:
         self.state = State.SILENT
         self.position = origin  # start of the next frame
         self.buffer_start = origin
+        self._reset_at = origin  # where the model's state was last fresh
         self.frame_speech = False  # the last frame's decision
         self._onset = origin
+        self._crossing = origin  # start of the frame that crossed the threshold
+        self._rising = 0  # consecutive frames just before this one at/above the exit threshold
         self._last_speech_end = origin
         self._idle_start = origin
 
@@ -145,11 +162,12 @@ class TurnDetector:
             start = min(start, self._idle_start)
         return start
 
+    def _loud_enough(self, level_dbfs: float | None) -> bool:
+        return self._min_level is None or level_dbfs is None or level_dbfs >= self._min_level
+
     def _is_speech(self, probability: float, level_dbfs: float | None) -> bool:
         speech = probability >= (self._exit if self.frame_speech else self._enter)
-        if speech and self._min_level is not None and level_dbfs is not None:
-            speech = level_dbfs >= self._min_level
-        return speech
+        return speech and self._loud_enough(level_dbfs)
 
     def push(self, probability: float, level_dbfs: float | None = None) -> list[TurnEvent]:
         """Advance by one frame."""
@@ -157,6 +175,8 @@ class TurnDetector:
         end = start + self.frame_length
         self.position = end
         speech = self.frame_speech = self._is_speech(probability, level_dbfs)
+        rising = self._rising
+        self._rising = rising + 1 if probability >= self._exit and self._loud_enough(level_dbfs) else 0
         events: list[TurnEvent] = []
 
         if self.state is State.SPEAKING:
@@ -172,8 +192,13 @@ class TurnDetector:
         if speech:
             if self.state is State.SILENT:
                 self.state = State.PENDING
-                self._onset = start
-            if end - self._onset >= self._min_speech:
+                self._crossing = start
+                back = min(rising, self._lookback_frames) * self.frame_length
+                self._onset = max(start - back, self.buffer_start)
+            needed = self._min_speech
+            if self._crossing < self._reset_at + self._warmup:
+                needed = max(needed, self._warmup_min_speech)
+            if end - self._crossing >= needed:
                 events.append(self._start(end))
                 if self._max_speech is not None and end - self._onset >= self._max_speech:
                     events.append(self._stop(end, end, "max_duration"))
@@ -197,12 +222,14 @@ class TurnDetector:
 
         ``audio_end`` takes as much of the silence window as there is audio; ``heard_until`` is
         the end of all audio received, which may run past the last scored frame (a resampler
-        holds a few milliseconds back, and a partial frame is never scored)."""
+        holds a few milliseconds back, and a partial frame is never scored). If the last scored
+        frame was speech, that unscored tail is taken as the rest of the same speech: the stream
+        cut the speech off, nothing says it stopped."""
         if self.state is not State.SPEAKING:
             self.state = State.SILENT
             return []
-        end = self._last_speech_end
         limit = self.position if heard_until is None else max(self.position, heard_until)
+        end = limit if self.frame_speech else self._last_speech_end
         return [self._stop(end, min(end + self._silence, limit), "end_of_stream")]
 
     def _start(self, end: int) -> SpeechStarted:

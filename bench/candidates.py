@@ -1,6 +1,9 @@
 """A study, not a feature: candidate frame-decision rules for the default detector, side by side.
 
-    python -m openapiopenai.evaluation.candidates DIR... [--conditions clean,pcmu,pcma]
+    python bench/candidates.py DIR... [--conditions clean,pcmu,pcma]
+
+(The study that led to issue 12's defaults; moved out of the installed package. Row A is the
+rule before issue 12: ``p >= threshold`` at its frame, no hysteresis, no onset dating.)
 
 Each candidate is a small, general change to how the detector turns Silero's per-frame
 probabilities into a per-frame speech decision, and where on the timeline that decision is put.
@@ -38,13 +41,13 @@ from openapiopenai.evaluation.runner import (
     CONDITIONS,
     Scored,
     ScoredFile,
+    before_config,
     iterator_frame_cells,
     run_detector,
     scored_files,
     speech_runs,
 )
 from openapiopenai.turns.config import TurnDetectionConfig
-from openapiopenai.vad.registry import load_model
 
 __all__ = ["CANDIDATES", "Candidate", "apply", "main"]
 
@@ -163,7 +166,7 @@ def diagnostics(items: Sequence[ScoredFile], names: Sequence[str], conditions: S
         for c in conditions:
             for d in names:
                 group = [i for i in items if i.dataset == d and i.condition == c]
-                scores = [lagged_probabilities(i.scored["silero"], len(i.truth), lag) for i in group]
+                scores = [lagged_probabilities(i.systems["ours"][0], len(i.truth), lag) for i in group]
                 cells.append(roc_auc(np.concatenate(scores), np.concatenate([i.truth for i in group])))
         print(f"{lag:6d}" + "".join(f"{x:18.4f}" for x in cells))
     print("\nboundary bias of p >= 0.5 runs (detected - labelled, ms): median start / median end")
@@ -173,7 +176,7 @@ def diagnostics(items: Sequence[ScoredFile], names: Sequence[str], conditions: S
             ends: list[float] = []
             for i in items:
                 if i.dataset == d and i.condition == c:
-                    s = i.scored["silero"]
+                    s = i.systems["ours"][0]
                     runs = [(a * s.frame_s, b * s.frame_s) for a, b in speech_runs(s.probabilities >= 0.5)]
                     st, en = boundary_bias_ms(runs, list(i.file.speech))
                     starts += st
@@ -197,12 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"conditions: choose from {', '.join(CONDITIONS)}")
     config = TurnDetectionConfig()
     datasets = [load_dataset(f, args.limit_files) for f in args.folders]
-    items: list[ScoredFile] = list(scored_files(datasets, conditions, {"silero": load_model("silero")}))
+    items: list[ScoredFile] = list(scored_files(datasets, conditions, before_config(config)))
     names = [d.name for d in datasets]
     frames: dict[tuple[str, str, str], Counts] = {}
     turn_stats: dict[tuple[str, str], TurnStats] = {}
     for item in items:
-        scored, n = item.scored["silero"], len(item.truth)
+        scored, n = item.systems["ours"][0], len(item.truth)
         for candidate in CANDIDATES:
             cells, turns = apply(candidate, scored, n, config)
             for dataset in (item.dataset, "overall"):

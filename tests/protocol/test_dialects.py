@@ -1,0 +1,98 @@
+"""Turn-detection and noise-reduction settings in both dialects: what the wire models let through
+but the Realtime rules refuse, each as one ``error`` naming the field, the update refused whole."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from openapiopenai.protocol.session import Session
+from tests.protocol.test_session import TURN, append, send, types
+from tests.protocol.test_work import session_with
+from tests.sdk import validate_beta, validate_ga
+
+
+def update_in(session: Session, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """``settings`` (GA names: turn_detection, noise_reduction) in the session's own dialect."""
+    if session.model_name == "beta":
+        names = {"noise_reduction": "input_audio_noise_reduction"}
+        body = {names.get(key, key): value for key, value in settings.items()}
+    else:
+        body = {"type": "realtime", "audio": {"input": settings}}
+    return send(session, {"type": "session.update", "event_id": "u", "session": body})
+
+
+def dialect_session(dialect: str) -> Session:
+    return session_with(dialect=dialect, model_name=dialect)
+
+
+PREFIX = {"ga": "session.audio.input", "beta": "session"}
+NOISE = {"ga": "noise_reduction", "beta": "input_audio_noise_reduction"}
+
+
+def stop_ms(session: Session) -> int:
+    """``audio_end_ms`` of the next turn, relative to its speech end (the silence window)."""
+    start = session.audio_position_ms
+    events = send(session, append(TURN))
+    stopped = next(e for e in events if e["type"] == "input_audio_buffer.speech_stopped")
+    return int(stopped["audio_end_ms"]) - start - 1024 - 640
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+@pytest.mark.parametrize("idle", [4999, 30001])
+def test_idle_timeout_outside_the_api_range_is_refused_naming_the_field(dialect: str, idle: int) -> None:
+    session = dialect_session(dialect)
+    td = {"type": "server_vad", "idle_timeout_ms": idle, "silence_duration_ms": 800}
+    (error,) = update_in(session, {"turn_detection": td})
+    (validate_ga if dialect == "ga" else validate_beta)(json.dumps(error))
+    assert error["error"]["code"] == "invalid_value"
+    assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection.idle_timeout_ms"
+    assert error["error"]["event_id"] == "u"
+    assert f"got {idle}" in error["error"]["message"]
+    assert stop_ms(session) == 500  # the silence window of the refused update was not applied
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("threshold", 1.5, "threshold must be within [0, 1], got 1.5"),
+        ("prefix_padding_ms", -1, "prefix_padding_ms must be >= 0, got -1"),
+        ("silence_duration_ms", -5, "silence_duration_ms must be >= 0, got -5"),
+    ],
+)
+def test_turn_detection_values_the_detector_refuses_are_errors(
+    dialect: str, field: str, value: float, complaint: str
+) -> None:
+    session = dialect_session(dialect)
+    (error,) = update_in(session, {"turn_detection": {"type": "server_vad", field: value}})
+    assert error["error"]["code"] == "invalid_value"
+    assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection"
+    assert complaint in error["error"]["message"]
+    assert types(send(session, append(TURN)))[:2] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+@pytest.mark.parametrize("noise", [{}, {"type": None}])
+def test_noise_reduction_without_a_type_is_a_missing_parameter(dialect: str, noise: dict[str, Any]) -> None:
+    session = dialect_session(dialect)
+    (error,) = update_in(session, {"noise_reduction": noise})
+    assert error["error"]["code"] == "missing_required_parameter"
+    assert error["error"]["param"] == f"{PREFIX[dialect]}.{NOISE[dialect]}.type"
+    (updated,) = update_in(session, {"noise_reduction": {"type": "near_field"}})
+    assert updated["type"] == "session.updated"
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_automatic_responses_are_refused_but_turning_them_off_is_fine(dialect: str) -> None:
+    session = dialect_session(dialect)
+    (error,) = update_in(session, {"turn_detection": {"type": "server_vad", "create_response": True}})
+    assert error["error"]["code"] == "unsupported_feature"
+    assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection.create_response"
+    (updated,) = update_in(session, {"turn_detection": {"type": "server_vad", "create_response": False}})
+    assert updated["type"] == "session.updated"

@@ -1,0 +1,218 @@
+"""``openapiopenai detect`` as a new user meets it: wrong files, empty files, headerless audio,
+``| head``, and the help pages. Every user error is one line naming the file and the reason,
+never a traceback, and the other files are still processed."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from openapiopenai.audio import g711
+from openapiopenai.cli import build_parser, main
+from openapiopenai.offline_cli import BROKEN_PIPE_EXIT
+
+ROOT = Path(__file__).resolve().parents[1]
+HELLO = ROOT / "examples" / "hello.wav"  # two sentences, 24 kHz PCM16
+
+
+def hello_pcm() -> bytes:
+    with wave.open(str(HELLO)) as clip:
+        return clip.readframes(clip.getnframes())
+
+
+def hello_float(rate: int) -> np.ndarray:
+    samples = np.frombuffer(hello_pcm(), "<i2").astype(np.float32) / 32768
+    return samples if rate == 24_000 else soxr.resample(samples, 24_000, rate).astype(np.float32)
+
+
+def segments(out: str) -> list[tuple[float, float]]:
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    return [(float(r[1]), float(r[2])) for r in rows]
+
+
+def run_detect(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, list[str]]:
+    code = main(["detect", "--no-progress", "--output", "segments", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.splitlines()
+
+
+def test_missing_file_is_one_line_and_the_other_files_still_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.wav"
+    code, out, err = run_detect(capsys, str(missing), str(HELLO))
+    assert code == 1
+    assert err == [f"openapiopenai detect: error: {missing}: no such file or directory"]
+    assert len(segments(out)) == 2  # hello.wav was still processed
+
+
+def test_a_folder_without_audio_is_an_error_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt.bak").write_text("not audio")
+    code, out, err = run_detect(capsys, str(tmp_path))
+    assert code == 1
+    assert err == [f"openapiopenai detect: error: {tmp_path}: no audio files in it"]
+    assert out == "file,start_s,end_s\n"
+
+
+def test_file_that_is_not_audio_says_why(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    notes = tmp_path / "notes.wav"
+    notes.write_text("these are not samples\n")
+    code, _, err = run_detect(capsys, str(notes), str(HELLO))
+    assert code == 1
+    assert len(err) == 1
+    assert err[0].startswith(f"openapiopenai detect: error: {notes}: not an audio file")
+    assert "--raw" in err[0]  # and what to do if it is headerless audio
+
+
+def test_empty_file_is_a_warning_not_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    code, out, err = run_detect(capsys, str(empty))
+    assert code == 0
+    assert err == [
+        f"openapiopenai detect: warning: {empty}: empty file (0 bytes): no audio to detect turns in"
+    ]
+    assert out == "file,start_s,end_s\n"
+
+
+def test_zero_second_wav_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    zero = tmp_path / "zero.wav"
+    with wave.open(str(zero), "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(16_000)
+        clip.writeframes(b"")
+    code, _, err = run_detect(capsys, str(zero))
+    assert code == 0
+    assert err == [f"openapiopenai detect: warning: {zero}: 0 seconds of audio: no turns to detect"]
+
+
+def test_bad_setting_is_one_line_before_any_file_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_detect(capsys, "--threshold", "2", str(HELLO))
+    assert code == 2
+    assert err == ["openapiopenai: error: threshold must be within [0, 1], got 2.0"]
+    assert out == ""
+
+
+def test_headerless_pcm_by_extension_gives_the_wavs_turns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    raw = tmp_path / "hello.pcm"
+    raw.write_bytes(hello_pcm())
+    _, from_wav, _ = run_detect(capsys, str(HELLO))
+    code, from_raw, err = run_detect(capsys, str(raw))
+    assert code == 0 and err == []
+    assert segments(from_raw) == segments(from_wav)
+
+
+def test_headerless_ulaw_by_extension_is_streamed_as_pcmu(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ulaw = tmp_path / "call.ulaw"
+    ulaw.write_bytes(bytes(g711.ulaw_encode(hello_float(8_000))))
+    code, out, err = run_detect(capsys, str(ulaw))
+    assert code == 0 and err == []
+    _, from_wav, _ = run_detect(capsys, str(HELLO))
+    raw_turns, wav_turns = segments(out), segments(from_wav)
+    assert len(raw_turns) == len(wav_turns) == 2
+    for (s1, e1), (s2, e2) in zip(raw_turns, wav_turns, strict=True):
+        assert abs(s1 - s2) < 0.1 and abs(e1 - e2) < 0.1  # G.711 at 8 kHz, scored by the 8 kHz head
+
+
+def test_raw_flag_with_rate_reads_any_headerless_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    samples = hello_float(16_000)
+    pcm16k = np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()
+    raw = tmp_path / "hello16k.bin"
+    raw.write_bytes(pcm16k + b"\x01")  # and a stray byte
+    code, out, err = run_detect(capsys, "--raw", "--rate", "16000", str(raw))
+    assert code == 0
+    assert err == [
+        f"openapiopenai detect: warning: {raw}: ignored the last 1 byte(s): not a whole pcm16 sample"
+    ]
+    _, from_wav, _ = run_detect(capsys, str(HELLO))
+    for (s1, e1), (s2, e2) in zip(segments(out), segments(from_wav), strict=True):
+        assert abs(s1 - s2) < 0.05 and abs(e1 - e2) < 0.05
+
+
+def test_rate_for_a_file_with_a_header_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_detect(capsys, "--rate", "16000", str(HELLO))
+    assert code == 0
+    assert err == [
+        f"openapiopenai detect: warning: {HELLO}: --rate 16000 ignored: the file's header gives its rate"
+    ]
+    assert len(segments(out)) == 2
+
+
+def test_without_raw_a_headerless_file_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    raw = tmp_path / "hello.bin"
+    raw.write_bytes(hello_pcm())
+    code, _, err = run_detect(capsys, str(raw))
+    assert code == 1 and len(err) == 1 and "not an audio file" in err[0]
+
+
+def test_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """``detect ... | head -1``: no traceback, the exit status of a filter killed by SIGPIPE."""
+    argv = [sys.executable, "-m", "openapiopenai", "detect", "--no-progress", *[str(HELLO)] * 40]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # 40 files of events are far more than a pipe buffer: the writer must notice
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == BROKEN_PIPE_EXIT
+    assert first.startswith(b'{"type":"input_audio_buffer.speech_started"')
+    assert err == ""
+
+
+# ---------------------------------------------------------------- help pages
+
+
+def subparser(name: str) -> argparse.ArgumentParser:
+    parser = build_parser(name)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    chosen: argparse.ArgumentParser = sub.choices[name]
+    return chosen
+
+
+@pytest.mark.parametrize("command", ["detect", "eval"])
+def test_help_shows_each_default_once_and_ends_with_examples(command: str) -> None:
+    parser = subparser(command)
+    for action in parser._actions:
+        assert (action.help or "").count("default") <= 1, action.option_strings
+        assert "None" not in (action.help or ""), action.option_strings
+    text = parser.format_help()
+    tail = text.rstrip().split("\n\n")[-1].splitlines()
+    assert tail[0] == "examples:"
+    assert all(line.startswith(f"  openapiopenai {command} ") for line in tail[1:])
+
+
+def test_top_level_help_ends_with_examples() -> None:
+    tail = build_parser().format_help().rstrip().split("\n\n")[-1].splitlines()
+    assert tail[0] == "examples:" and len(tail) > 2
+
+
+def test_detect_help_lists_the_choices() -> None:
+    text = subparser("detect").format_help()
+    assert "{auto,silero,webrtc,energy}" in text
+    assert "{pcm,pcma,pcmu}" in text and "{events,segments,json}" in text
+
+
+@pytest.mark.parametrize("command", [None, "serve", "detect", "eval"])
+def test_help_refers_only_to_files_that_exist(command: str | None) -> None:
+    parser = build_parser(command) if command is None else subparser(command)
+    for ref in re.findall(r"\b(?:docs|examples|tests|bench|tools)/[\w./-]+", parser.format_help()):
+        assert (ROOT / ref.rstrip(".")).exists(), ref

@@ -175,3 +175,18 @@ def test_the_server_setting_loads_the_default_or_says_why_not() -> None:
     assert off is None and "--denoiser" in why
     with pytest.raises(ValueError, match="unknown denoiser"):
         server_denoiser("studio")
+
+
+def test_work_request_audio_is_cleaned_only_when_its_slice_asks() -> None:
+    """The shared prep function of work requests: decode, 16 kHz, then the hook if asked."""
+    from openapiopenai.audio.analysis import analysis_audio
+    from openapiopenai.protocol.work import AudioSlice
+
+    x = speech(24_000) + 2.0 * audio_at(NOISE, "blanket_train.ogg", 24_000, 4.0)
+    wire = np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes()
+    hook = analysis_denoise(denoiser("rnnoise"))
+    plain = analysis_audio(AudioSlice(wire, PCM16_24K, None), denoise=hook)
+    np.testing.assert_array_equal(plain, analysis_audio(AudioSlice(wire, PCM16_24K, None)))
+    cleaned = analysis_audio(AudioSlice(wire, PCM16_24K, "near_field"), denoise=hook)
+    np.testing.assert_allclose(cleaned, hook(plain, "near_field"), atol=1e-6)
+    assert rms_db(cleaned[:6_000]) < rms_db(plain[:6_000]) - 6.0  # the noise before the first word

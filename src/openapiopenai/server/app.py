@@ -10,6 +10,7 @@ clearly (the SDKs raise on connect).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from openapiopenai.audio.analysis import Denoise, analysis_audio
 from openapiopenai.config import ServerSettings
 from openapiopenai.denoise import analysis_denoise, server_denoiser, stream_factory
 from openapiopenai.exceptions import ModelLoadError
@@ -79,7 +81,11 @@ class Hub:
         self.draining = False
         #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
         #: error naming what to install
-        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(settings, self.metrics)
+        self.turn_end = (
+            turn_end
+            if turn_end is not None
+            else _turn_end_worker(settings, self.metrics, self.analysis_denoise)
+        )
         semantic_hint = () if self.turn_end is not None else (("semantic_vad", _semantic_hint()),)
         self.features = replace(
             features, semantic_vad=self.turn_end is not None, hints=(*features.hints, *semantic_hint)
@@ -97,7 +103,9 @@ class Hub:
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
 
 
-def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorker | None:
+def _turn_end_worker(
+    settings: ServerSettings, metrics: Metrics, denoise: Denoise | None = None
+) -> TurnEndWorker | None:
     """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
     from openapiopenai.vad.smart_turn import SmartTurnModel
 
@@ -107,6 +115,8 @@ def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorke
             metrics=metrics,
             threads=settings.turn_end_threads,
             max_queue=settings.turn_end_queue,
+            # the turn's audio cleaned as the session asked (noise_reduction), like the VAD path
+            prepare=functools.partial(analysis_audio, denoise=denoise),
         )
     except ModelLoadError as exc:
         log.info("semantic_vad unavailable: %s", exc)

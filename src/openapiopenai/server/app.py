@@ -66,12 +66,12 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
-        self.transcription, features = _transcription(settings, self.metrics)
         # noise reduction for sessions that ask for it (None: refused, with the hint): the VAD
         # path's per-stream stages, and the hook that cleans work requests' audio
         denoiser, denoise_hint = server_denoiser(settings.denoiser)
         self.denoiser = None if denoiser is None else stream_factory(denoiser)
         self.analysis_denoise = None if denoiser is None else analysis_denoise(denoiser)
+        self.transcription, features = _transcription(settings, self.metrics, self.analysis_denoise)
         features = replace(
             features,
             noise_reduction=denoiser is not None,
@@ -129,7 +129,9 @@ def _semantic_hint() -> str:
     return INSTALL_HINT
 
 
-def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[TranscriptionPool | None, Features]:
+def _transcription(
+    settings: ServerSettings, metrics: Metrics, denoise: Denoise | None = None
+) -> tuple[TranscriptionPool | None, Features]:
     """The transcription pool when the engine is installed and enabled, and what sessions are
     told when it is not (the ``error`` a session asking for transcription gets)."""
     from openapiopenai.asr import load_transcriber, unavailable_reason
@@ -155,6 +157,7 @@ def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[Transcri
         queue_size=settings.transcription_queue,
         metrics=metrics,
         nice=settings.transcription_nice,
+        denoise=denoise,
     )
     return pool, Features(transcription=True)
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from openapiopenai.asr import SAMPLE_RATE, Logprob, Transcriber, TranscriptionOptions
-from openapiopenai.audio.analysis import analysis_audio
+from openapiopenai.audio.analysis import Denoise, analysis_audio
 from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.errors import FEATURE_UNAVAILABLE, TRANSCRIPTION_FAILED, TRANSCRIPTION_QUEUE_FULL
 from openapiopenai.protocol.work import TranscriptionRequest
@@ -81,10 +81,13 @@ class TranscriptionPool:
         queue_size: int = 32,
         metrics: Metrics | None = None,
         nice: int = 10,
+        denoise: Denoise | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a transcription pool needs at least one worker")
         self._load = load
+        #: cleans an item's audio when its session asked for noise_reduction (None: pass-through)
+        self._denoise = denoise
         self.workers = workers
         self.queue_size = queue_size
         self.nice = nice
@@ -205,7 +208,7 @@ class TranscriptionPool:
         options = TranscriptionOptions(request.language, request.prompt, request.logprobs, job.context)
         started = time.perf_counter()
         try:
-            audio = analysis_audio(request.audio)
+            audio = analysis_audio(request.audio, self._denoise)
             for piece in transcriber.transcribe(audio, options):
                 if job.cancelled:
                     return

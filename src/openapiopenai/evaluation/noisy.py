@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import soxr
@@ -25,7 +25,7 @@ import soxr
 from openapiopenai.audio.formats import PCM16_24K, AudioFormat
 from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
 from openapiopenai.denoise import Denoiser, DenoiseStream, Mode
-from openapiopenai.evaluation.datasets import Dataset, LabelledFile, read_mono
+from openapiopenai.evaluation.datasets import Dataset, LabelledFile, load_dataset, read_mono
 from openapiopenai.evaluation.metrics import Counts, TurnStats, cells_from_segments, n_cells
 from openapiopenai.evaluation.runner import CHUNK_MS, OVERALL, Scored, run_detector, wire_bytes
 from openapiopenai.turns.config import TurnDetectionConfig
@@ -42,6 +42,7 @@ __all__ = [
     "mix_at_snr",
     "noise_for",
     "noisy_table",
+    "noisy_wer",
     "score_with_denoise",
 ]
 
@@ -234,3 +235,43 @@ def noisy_table(results: dict[tuple[str, str], dict[str, NoisyResult]], markdown
     return "\n".join(
         "  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]
     )
+
+
+def noisy_wer(
+    folder: str | Path,
+    noise_set: Dataset,
+    transcriber: Any,
+    denoiser: Denoiser,
+    *,
+    snrs: Sequence[float] = SNRS_DB,
+    settings: Sequence[Mode | None] = SETTINGS,
+    limit_files: int | None = None,
+) -> dict[tuple[str, str], float]:
+    """Corpus WER of whole-file transcripts of the same mixes, per (condition, setting).
+
+    The audio takes the work-request path: wire bytes -> ``audio.analysis.prepare`` (16 kHz,
+    then the denoiser when a setting is on) -> the transcriber."""
+    from openapiopenai.asr import TranscriptionOptions
+    from openapiopenai.audio.analysis import prepare
+    from openapiopenai.denoise import analysis_denoise
+    from openapiopenai.evaluation.wer import read_transcripts, word_error_rate
+
+    hook = analysis_denoise(denoiser)
+    noises = [_at_mix_rate(f.path) for f in noise_set.files]
+    labelled = {f.path.name: f for f in load_dataset(folder).files}
+    rows = read_transcripts(folder)[:limit_files] if limit_files else read_transcripts(folder)
+    references: list[str] = []
+    hypotheses: dict[tuple[str, str], list[str]] = {}
+    for path, reference in rows:
+        references.append(reference)
+        speech = _at_mix_rate(path)
+        noise = noise_for(path.name, len(speech), noises)
+        file = labelled[path.name]
+        mixes = [(f"{snr:g} dB", mix_at_snr(speech, noise, snr, file.speech)) for snr in snrs]
+        for condition, samples in [*mixes, ("clean", speech)]:
+            wire = wire_bytes(samples, MIX_RATE, PCM16_24K)
+            for mode in settings:
+                audio = prepare(wire, PCM16_24K, mode, hook)
+                text = "".join(p.text for p in transcriber.transcribe(audio, TranscriptionOptions()))
+                hypotheses.setdefault((condition, setting_name(mode)), []).append(text)
+    return {key: word_error_rate(references, texts)[0] for key, texts in hypotheses.items()}

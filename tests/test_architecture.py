@@ -59,6 +59,20 @@ def test_only_vad_runs_the_neural_net() -> None:
     assert users and all(user.startswith("vad/") for user in users)
 
 
+def test_only_the_shell_runs_a_denoiser() -> None:
+    """The core gets its denoise stage handed in (``Session(denoiser=...)``), never imports one."""
+    users = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("openapiopenai.denoise")
+            ):
+                users.add(str(path.relative_to(PACKAGE)).split("/")[0])
+    assert users and not users & set(CORE)
+
+
 def loaded_after(statement: str) -> set[str]:
     """The modules a fresh interpreter holds after ``statement``."""
     code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"

@@ -34,6 +34,9 @@ class ServerSettings:
     port: int = 8000
     #: speech model (``auto``: the preferred one, Silero)
     backend: str = AUTO
+    #: noise reduction offered to sessions that ask for it (``noise_reduction``): ``auto`` (rnnoise
+    #: if its package is installed, else none), ``rnnoise``, ``deepfilternet`` or ``off``
+    denoiser: Literal["auto", "rnnoise", "deepfilternet", "off"] = "auto"
     #: when set, clients must send it (``Authorization: Bearer`` or the browser subprotocol)
     api_key: str | None = None
     #: concurrent sessions (per worker process); more are refused with HTTP 503 before the upgrade

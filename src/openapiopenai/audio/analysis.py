@@ -8,6 +8,7 @@ session asked for ``noise_reduction``. The shell calls this off the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Protocol
 
 import numpy as np
@@ -16,7 +17,7 @@ import soxr
 
 from openapiopenai.audio.formats import AudioFormat, decode
 
-__all__ = ["ANALYSIS_RATE", "AudioSliceLike", "analysis_audio", "denoise", "prepare"]
+__all__ = ["ANALYSIS_RATE", "AudioSliceLike", "Denoise", "analysis_audio", "prepare"]
 
 #: the rate of every analysis model (Whisper, end-of-turn models)
 ANALYSIS_RATE: Final = 16_000
@@ -37,7 +38,7 @@ class AudioSliceLike(Protocol):
     def noise_reduction(self) -> str | None: ...
 
 
-def denoise(samples: FloatArray, mode: str) -> FloatArray:
+def _pass_through(samples: FloatArray, mode: str) -> FloatArray:
     """Noise reduction for ``near_field`` / ``far_field`` (16 kHz in and out).
 
     The hook where the noise-reduction model plugs in; until it does, audio passes unchanged."""
@@ -45,17 +46,25 @@ def denoise(samples: FloatArray, mode: str) -> FloatArray:
     return samples
 
 
-def prepare(data: bytes, fmt: AudioFormat, noise_reduction: str | None = None) -> FloatArray:
-    """Wire bytes in ``fmt`` -> mono float32 at :data:`ANALYSIS_RATE`, denoised if asked."""
+#: ``(samples at 16 kHz, noise_reduction type) -> cleaned samples``: the shell passes the real one
+#: (``openapiopenai.denoise.analysis_denoise``); the core never imports a denoiser
+Denoise = Callable[[FloatArray, str], FloatArray]
+
+
+def prepare(
+    data: bytes, fmt: AudioFormat, noise_reduction: str | None = None, denoise: Denoise | None = None
+) -> FloatArray:
+    """Wire bytes in ``fmt`` -> mono float32 at :data:`ANALYSIS_RATE`, denoised if asked
+    (with ``denoise``, or the module's pass-through hook when none is given)."""
     samples = decode(fmt, data)
     if fmt.sample_rate != ANALYSIS_RATE and len(samples):
         samples = np.asarray(soxr.resample(samples, fmt.sample_rate, ANALYSIS_RATE, "HQ"), dtype=np.float32)
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     if noise_reduction is not None:
-        samples = denoise(samples, noise_reduction)
+        samples = (denoise or _pass_through)(samples, noise_reduction)
     return samples
 
 
-def analysis_audio(audio: AudioSliceLike) -> FloatArray:
+def analysis_audio(audio: AudioSliceLike, denoise: Denoise | None = None) -> FloatArray:
     """An ``AudioSlice`` as the analysis models want it (see :func:`prepare`)."""
-    return prepare(audio.data, audio.format, audio.noise_reduction)
+    return prepare(audio.data, audio.format, audio.noise_reduction, denoise)

@@ -1,4 +1,4 @@
-"""Wire bytes in, model frames out: decode, resample, cut into fixed frames.
+"""Wire bytes in, model frames out: decode, resample, [denoise,] cut into fixed frames.
 
 The one streaming path from what a client appends to what a speech model scores. It keeps three
 carries so nothing is dropped and chunking never matters: a partial sample (an odd byte of
@@ -6,9 +6,17 @@ PCM16), the resampler's partial block, and a partial frame. Frame ``k`` holds mo
 ``[k * frame_samples, (k + 1) * frame_samples)``; because the resampler is delay-compensated
 that is input-rate time ``[k * frame_samples * input_rate / model_rate, ...)`` on the stream
 timeline (counted from construction or the last ``reset``).
+
+An optional denoise stage (``noise_reduction``) cleans the model-rate samples before framing. It
+is made and handed in by whoever owns the pipeline (the core never runs a network), and it
+delays its output by a fixed number of samples; the pipeline drops that many samples once
+after construction or ``reset``, so frame ``k`` still holds the audio of input time ``k``: the
+timeline stays exact and the only cost is that each frame is ready that much later.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -16,9 +24,25 @@ import numpy.typing as npt
 from openapiopenai.audio.formats import AudioFormat, decode
 from openapiopenai.audio.resample import StreamingResampler
 
-__all__ = ["LEVEL_FLOOR_DBFS", "AudioPipeline", "frame_levels_dbfs"]
+__all__ = ["LEVEL_FLOOR_DBFS", "AudioPipeline", "DenoiseStage", "frame_levels_dbfs"]
 
 FloatArray = npt.NDArray[np.float32]
+
+
+class DenoiseStage(Protocol):
+    """One stream's denoiser (``openapiopenai.denoise.DenoiseStream`` is one), at the model rate."""
+
+    #: output lags input by this many samples, always
+    delay: int
+
+    def process(self, samples: FloatArray) -> FloatArray:
+        """As many samples out as in, ``delay`` behind (the first ``delay`` hold no input)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the stream's history."""
+        ...
+
 
 #: level reported for digital silence, so levels stay finite
 LEVEL_FLOOR_DBFS = -100.0
@@ -27,7 +51,9 @@ LEVEL_FLOOR_DBFS = -100.0
 class AudioPipeline:
     """Streaming decoder + resampler + framer for one audio stream."""
 
-    def __init__(self, fmt: AudioFormat, model_rate: int, frame_samples: int) -> None:
+    def __init__(
+        self, fmt: AudioFormat, model_rate: int, frame_samples: int, denoise: DenoiseStage | None = None
+    ) -> None:
         if frame_samples <= 0:
             raise ValueError(f"frame_samples must be positive, got {frame_samples}")
         self.format = fmt
@@ -39,6 +65,9 @@ class AudioPipeline:
         self._resampler = StreamingResampler(fmt.sample_rate, model_rate)
         self._byte_carry = b""
         self._sample_carry = np.zeros(0, dtype=np.float32)
+        self.denoise = denoise
+        #: denoised samples still to drop to undo the stage's delay
+        self._skip = denoise.delay if denoise is not None else 0
 
     def push(self, data: bytes | bytearray | memoryview) -> FloatArray:
         """Append wire bytes; return the newly completed frames, shape ``[n, frame_samples]``."""
@@ -48,6 +77,11 @@ class AudioPipeline:
         whole = len(view) - len(view) % self.format.bytes_per_sample
         self._byte_carry = bytes(view[whole:])
         samples = self._resampler.push(decode(self.format, view[:whole]))
+        if self.denoise is not None:
+            samples = self.denoise.process(samples)
+            if self._skip:
+                dropped = min(self._skip, len(samples))
+                samples, self._skip = samples[dropped:], self._skip - dropped
         if len(self._sample_carry):
             samples = np.concatenate((self._sample_carry, samples))
         n = len(samples) // self.frame_samples
@@ -63,6 +97,9 @@ class AudioPipeline:
         self._sample_carry = np.zeros(0, dtype=np.float32)
         self._resampler.reset()
         self.frames_emitted = 0
+        if self.denoise is not None:
+            self.denoise.reset()
+            self._skip = self.denoise.delay
 
     @property
     def held_back_bytes(self) -> int:

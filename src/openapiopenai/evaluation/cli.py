@@ -10,7 +10,10 @@ from typing import Any
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.registry import AUTO, available_models
 
-__all__ = ["add_parser", "run"]
+__all__ = ["NOISY", "add_parser", "run"]
+
+#: the condition that runs ``evaluation.noisy`` (speech in real noise, noise reduction on and off)
+NOISY = "noisy"
 
 
 def _add_turn_options(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +60,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--conditions",
         default="clean",
-        help=f"comma list of {', '.join(CONDITIONS)} (pcmu/pcma: G.711 at 8 kHz); default: clean",
+        help=f"comma list of {', '.join(CONDITIONS)}, {NOISY} (pcmu/pcma: G.711 at 8 kHz; {NOISY}: mixed "
+        "with --noise-dir at 0/5/10 dB SNR, with and without noise reduction); default: clean",
+    )
+    parser.add_argument(
+        "--noise-dir",
+        default=None,
+        metavar="DIR",
+        help=f"{NOISY}: folder of noise recordings (default: nonspeech-dev beside the first DIR)",
+    )
+    parser.add_argument(
+        "--denoiser", default="rnnoise", help=f"{NOISY}: rnnoise or deepfilternet (default: rnnoise)"
     )
     parser.add_argument(
         "--backend",
@@ -104,10 +117,13 @@ def run(args: argparse.Namespace) -> int:
     from openapiopenai.evaluation.runner import CONDITIONS, evaluate
 
     conditions = list(dict.fromkeys(c.strip() for c in args.conditions.split(",") if c.strip()))
+    noisy = NOISY in conditions
+    conditions = [c for c in conditions if c != NOISY]
     unknown = [c for c in conditions if c not in CONDITIONS]
-    if unknown or not conditions:
+    if unknown or not (conditions or noisy):
         print(
-            f"openapiopenai eval: unknown condition(s) {unknown}; choose from {', '.join(CONDITIONS)}",
+            f"openapiopenai eval: unknown condition(s) {unknown}; "
+            f"choose from {', '.join([*CONDITIONS, NOISY])}",
             file=sys.stderr,
         )
         return 2
@@ -123,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"openapiopenai eval: {exc}", file=sys.stderr)
         return 2
     config = _turn_config(args)
+    if noisy:
+        status = _run_noisy(args, datasets, config)
+        if status or not conditions:
+            return status
     with tqdm(
         total=sum(len(d.files) for d in datasets),
         unit="file",
@@ -153,4 +173,59 @@ def run(args: argparse.Namespace) -> int:
         from openapiopenai.evaluation.wer_cli import report_wer
 
         return report_wer(args, config)
+    return 0
+
+
+def _run_noisy(args: argparse.Namespace, datasets: list[Any], config: TurnDetectionConfig) -> int:
+    """``--conditions noisy``: the speech sets in noise, with and without noise reduction."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from openapiopenai.denoise import load_denoiser
+    from openapiopenai.evaluation.datasets import load_dataset
+    from openapiopenai.evaluation.noisy import evaluate_noisy, noisy_table
+    from openapiopenai.exceptions import ModelLoadError
+    from openapiopenai.vad.registry import load_model
+
+    noise_dir = (
+        Path(args.noise_dir) if args.noise_dir else Path(args.folders[0]).resolve().parent / "nonspeech-dev"
+    )
+    try:
+        noise = load_dataset(noise_dir)
+        denoiser = load_denoiser(args.denoiser)
+    except (FileNotFoundError, ValueError, ModelLoadError) as exc:
+        print(f"openapiopenai eval: {exc}", file=sys.stderr)
+        return 2
+    speech_sets = [d for d in datasets if d.name != noise.name]
+    total = sum(len(d.files) for d in speech_sets) + len(noise.files)
+    with tqdm(
+        total=total, unit="file", file=sys.stderr, disable=args.no_progress or None, leave=False
+    ) as bar:
+
+        def advance(_: object) -> None:
+            bar.update(1)
+
+        results = evaluate_noisy(
+            speech_sets,
+            noise,
+            config,
+            load_model(args.backend),
+            denoiser,
+            chunk_ms=args.chunk_ms,
+            progress=advance,
+        )
+    if args.json:
+        import json
+
+        rows = [
+            {"dataset": d, "condition": c, "noise_reduction": s, **r.row()}
+            for (d, c), settings in results.items()
+            for s, r in settings.items()
+        ]
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"turn settings: {config}")
+        print(f"noisy: speech mixed with {noise_dir} at 0/5/10 dB SNR; denoiser {args.denoiser}")
+        print(noisy_table(results))
     return 0

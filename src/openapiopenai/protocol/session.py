@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import binascii
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_type
 
@@ -47,7 +48,7 @@ import pybase64
 import pydantic
 
 from openapiopenai.audio.formats import AudioFormat
-from openapiopenai.audio.pipeline import AudioPipeline, frame_levels_dbfs
+from openapiopenai.audio.pipeline import AudioPipeline, DenoiseStage, frame_levels_dbfs
 from openapiopenai.exceptions import AudioFormatError, ProtocolError
 from openapiopenai.models import RealtimeModel
 from openapiopenai.models.unions import UnknownEventTypeError
@@ -60,6 +61,7 @@ from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.work import (
     TURN_END_WINDOW_MS,
     AudioSlice,
+    NoiseReduction,
     TranscriptionRequest,
     TurnEndRequest,
     WorkRequest,
@@ -112,6 +114,11 @@ class _Transcript:
     request: TranscriptionRequest
     parts: list[str] = field(default_factory=list)
     logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: the shell's noise reduction for the VAD path: ``(mode, model_rate) -> stage`` for one stream
+#: (``openapiopenai.denoise.stream_factory`` makes one; the core never runs a denoiser itself)
+DenoiserFactory = Callable[[NoiseReduction, int], DenoiseStage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,12 +213,15 @@ class Session:
         created_at: int = 0,
         record_turns: bool = False,
         features: Features | None = None,
+        denoiser: DenoiserFactory | None = None,
     ) -> None:
         self._model = speech_model
         self._ids = ids or IdFactory()
         self._dialect = BetaDialect() if dialect == "beta" else GaDialect()
         #: what the shell provides (transcription, semantic_vad, noise reduction)
         self.features = features or Features()
+        #: builds the denoise stage of the VAD path while ``config.noise_reduction`` is set
+        self._denoiser = denoiser
         self.kind: SessionKind = intent
         self.model_name = model_name
         self.limits = limits or SessionLimits()
@@ -509,13 +519,13 @@ class Session:
         return model_rate, frame, frame_length
 
     def _setup_audio(self, fmt: AudioFormat) -> None:
-        self._model_rate, frame, frame_length = self._model_frames(fmt)
+        self._model_rate, _frame, frame_length = self._model_frames(fmt)
         self._format = fmt
         self._frame_length = frame_length
         #: ``limits.max_leading_silence_ms`` in samples of this format
         self._leading_silence = ms_to_samples(self.limits.max_leading_silence_ms, fmt.sample_rate)
         self._buffer = AudioBuffer(fmt.bytes_per_sample, start=self._total_bytes // fmt.bytes_per_sample)
-        self._pipeline = AudioPipeline(fmt, self._model_rate, frame)
+        self._pipeline = self._new_pipeline()
         self._stream_state = self._model.new_state(self._model_rate)
         self._detector = self._new_detector()
 
@@ -529,6 +539,15 @@ class Session:
             sample_rate=rate,
             frame_length=self._frame_length,
             origin=origin,
+        )
+
+    def _new_pipeline(self) -> AudioPipeline:
+        """The VAD path's pipeline: with the shell's denoise stage while noise reduction is on
+        (the audio kept for commits and ``retrieve`` is never touched, only what is scored)."""
+        mode = self.config.noise_reduction
+        stage = None if mode is None or self._denoiser is None else self._denoiser(mode, self._model_rate)
+        return AudioPipeline(
+            self._format, self._model_rate, self._model.frame_samples(self._model_rate), stage
         )
 
     def _restart_detection(self) -> None:
@@ -787,8 +806,13 @@ class Session:
             self._total_bytes = 0
             self._setup_audio(config.format)
             self._pending_item = None
-        elif (config.turn_detection is None) != (old.turn_detection is None):
-            self._restart_detection()
+        else:
+            if config.noise_reduction != old.noise_reduction:
+                self._pipeline = self._new_pipeline()  # the denoise stage comes, goes or changes
+            if config.noise_reduction != old.noise_reduction or (config.turn_detection is None) != (
+                old.turn_detection is None
+            ):
+                self._restart_detection()
         td = config.turn_detection
         if isinstance(td, SemanticVadConfig) and isinstance(self._detector, SemanticTurnDetector):
             self._detector.configure(td)

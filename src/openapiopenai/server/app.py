@@ -10,6 +10,7 @@ clearly (the SDKs raise on connect).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -27,7 +28,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from openapiopenai.audio.analysis import Denoise, analysis_audio
 from openapiopenai.config import ServerSettings
+from openapiopenai.denoise import analysis_denoise, server_denoiser, stream_factory
 from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
@@ -63,12 +66,26 @@ class Hub:
             workers=settings.scorer_threads,
             max_batch=settings.max_batch,
         )
-        self.transcription, features = _transcription(settings, self.metrics)
+        # noise reduction for sessions that ask for it (None: refused, with the hint): the VAD
+        # path's per-stream stages, and the hook that cleans work requests' audio
+        denoiser, denoise_hint = server_denoiser(settings.denoiser)
+        self.denoiser = None if denoiser is None else stream_factory(denoiser)
+        self.analysis_denoise = None if denoiser is None else analysis_denoise(denoiser)
+        self.transcription, features = _transcription(settings, self.metrics, self.analysis_denoise)
+        features = replace(
+            features,
+            noise_reduction=denoiser is not None,
+            hints=(*features.hints, *((("noise_reduction", denoise_hint),) if denoise_hint else ())),
+        )
         self.connections: set[Connection] = set()
         self.draining = False
         #: semantic_vad's end-of-turn worker; without the model, sessions asking for it get an
         #: error naming what to install
-        self.turn_end = turn_end if turn_end is not None else _turn_end_worker(settings, self.metrics)
+        self.turn_end = (
+            turn_end
+            if turn_end is not None
+            else _turn_end_worker(settings, self.metrics, self.analysis_denoise)
+        )
         semantic_hint = () if self.turn_end is not None else (("semantic_vad", _semantic_hint()),)
         self.features = replace(
             features, semantic_vad=self.turn_end is not None, hints=(*features.hints, *semantic_hint)
@@ -86,7 +103,9 @@ class Hub:
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
 
 
-def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorker | None:
+def _turn_end_worker(
+    settings: ServerSettings, metrics: Metrics, denoise: Denoise | None = None
+) -> TurnEndWorker | None:
     """The Smart Turn worker, or ``None`` when the ``[semantic]`` extra is not installed."""
     from openapiopenai.vad.smart_turn import LazySmartTurnModel
 
@@ -96,6 +115,8 @@ def _turn_end_worker(settings: ServerSettings, metrics: Metrics) -> TurnEndWorke
             metrics=metrics,
             threads=settings.turn_end_threads,
             max_queue=settings.turn_end_queue,
+            # the turn's audio cleaned as the session asked (noise_reduction), like the VAD path
+            prepare=functools.partial(analysis_audio, denoise=denoise),
         )
     except ModelLoadError as exc:
         log.info("semantic_vad unavailable: %s", exc)
@@ -108,7 +129,9 @@ def _semantic_hint() -> str:
     return INSTALL_HINT
 
 
-def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[TranscriptionPool | None, Features]:
+def _transcription(
+    settings: ServerSettings, metrics: Metrics, denoise: Denoise | None = None
+) -> tuple[TranscriptionPool | None, Features]:
     """The transcription pool when the engine is installed and enabled, and what sessions are
     told when it is not (the ``error`` a session asking for transcription gets)."""
     from openapiopenai.asr import load_transcriber, unavailable_reason
@@ -135,6 +158,7 @@ def _transcription(settings: ServerSettings, metrics: Metrics) -> tuple[Transcri
         metrics=metrics,
         nice=settings.transcription_nice,
         preload=settings.transcription_preload,
+        denoise=denoise,
     )
     return pool, Features(transcription=True)
 
@@ -169,6 +193,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         limits=hub.limits,
         created_at=int(time.time()),
         features=hub.features,
+        denoiser=hub.denoiser,
     )
     connection = Connection(
         websocket,

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from openapiopenai.asr import SAMPLE_RATE, Logprob, Transcriber, TranscriptionOptions
-from openapiopenai.audio.analysis import analysis_audio
+from openapiopenai.audio.analysis import Denoise, analysis_audio
 from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.errors import FEATURE_UNAVAILABLE, TRANSCRIPTION_FAILED, TRANSCRIPTION_QUEUE_FULL
 from openapiopenai.protocol.work import TranscriptionRequest
@@ -83,10 +83,13 @@ class TranscriptionPool:
         metrics: Metrics | None = None,
         nice: int = 10,
         preload: bool = False,
+        denoise: Denoise | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a transcription pool needs at least one worker")
         self._load = load
+        #: cleans an item's audio when its session asked for noise_reduction (None: pass-through)
+        self._denoise = denoise
         self.workers = workers
         self.queue_size = queue_size
         self.nice = nice
@@ -214,7 +217,7 @@ class TranscriptionPool:
         options = TranscriptionOptions(request.language, request.prompt, request.logprobs, job.context)
         started = time.perf_counter()
         try:
-            audio = analysis_audio(request.audio)
+            audio = analysis_audio(request.audio, self._denoise)
             for piece in transcriber.transcribe(audio, options):
                 if job.cancelled:
                     return

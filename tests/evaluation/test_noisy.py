@@ -1,0 +1,102 @@
+"""The noisy condition: mixes at the asked SNR, the same every run, and the CLI hook."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openapiopenai.evaluation.datasets import load_dataset
+from openapiopenai.evaluation.noisy import MIX_RATE, mix_at_snr, noise_for, speech_power
+from tests.audio._data import DATA_DIR, TEN_VAD, read_audio
+
+NAME = "testset-audio-01.wav"
+
+
+def noises() -> list[np.ndarray]:
+    files = load_dataset(DATA_DIR / "nonspeech-dev", 3).files
+    return [read_audio("nonspeech-dev", f.path.name)[0][:100_000] for f in files]
+
+
+@pytest.mark.parametrize("snr", [0.0, 5.0, 10.0])
+def test_mix_has_the_asked_snr_over_the_labelled_speech(snr: float) -> None:
+    speech, rate = read_audio(TEN_VAD, NAME)
+    assert rate == MIX_RATE
+    (labelled,) = [f for f in load_dataset(DATA_DIR / TEN_VAD).files if f.path.name == NAME]
+    segments = labelled.speech
+    noise = noise_for(NAME, len(speech), noises())
+    mix = mix_at_snr(speech, noise, snr, segments)
+    scale = float(np.dot(mix, speech) / np.dot(speech, speech))  # the peak guard may scale both
+    residual = mix / scale - speech
+    measured = 10 * np.log10(speech_power(speech, rate, segments) / np.mean(residual.astype(np.float64) ** 2))
+    assert measured == pytest.approx(snr, abs=0.1)
+    assert np.abs(mix).max() <= 0.99 + 1e-6
+
+
+def test_the_same_file_gets_the_same_noise_every_run_and_another_file_other_noise() -> None:
+    bank = noises()
+    a = noise_for(NAME, 50_000, bank)
+    assert np.array_equal(a, noise_for(NAME, 50_000, bank))
+    assert not np.array_equal(a, noise_for("testset-audio-02.wav", 50_000, bank))
+    assert len(noise_for(NAME, 500_000, bank)) == 500_000  # looped when the recording is short
+
+
+def test_eval_noisy_reports_each_setting_side_by_side(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openapiopenai",
+            "eval",
+            str(DATA_DIR / TEN_VAD),
+            "--conditions",
+            "noisy",
+            "--limit-files",
+            "1",
+            "--noise-dir",
+            str(tmp_path / "noise"),
+            "--json",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert out.returncode == 2 and "no such dataset folder" in out.stderr  # a missing noise folder is named
+    noise_dir = tmp_path / "noise"
+    noise_dir.mkdir()
+    source = DATA_DIR / "nonspeech-dev" / "godot_glass_breaking.wav"
+    (noise_dir / source.name).write_bytes(source.read_bytes())
+    (noise_dir / "speech_segments.csv").write_text("file,start_s,end_s\n")
+    out = subprocess.run(
+        [
+            *(
+                sys.executable,
+                "-m",
+                "openapiopenai",
+                "eval",
+                str(DATA_DIR / TEN_VAD),
+                "--conditions",
+                "noisy",
+            ),
+            *("--limit-files", "1", "--noise-dir", str(noise_dir), "--json", "--no-progress"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    rows = json.loads(out.stdout)
+    keys = {(r["dataset"], r["condition"], r["noise_reduction"]) for r in rows}
+    for condition in ("0 dB", "5 dB", "10 dB", "clean"):
+        for setting in ("off", "near_field", "far_field"):
+            assert (TEN_VAD, condition, setting) in keys
+    assert ("noise", "noise only", "off") in keys
+    assert ("overall", "0 dB", "near_field") in keys  # the speech sets pooled
+    clean_off = next(r for r in rows if r["condition"] == "clean" and r["noise_reduction"] == "off")
+    assert clean_off["true_turns"] > 0 and 0.0 < clean_off["turn_f1"] <= 1.0

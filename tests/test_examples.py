@@ -132,7 +132,7 @@ async def test_twilio_bridge_reports_the_callers_turns_and_clears_playback(
     running = asyncio.create_task(bridge.main("127.0.0.1", port, server.ws_url, None))
     try:
         audio = hello_ulaw()
-        for _ in range(100):  # until the bridge listens
+        for _ in range(600):  # until the bridge listens (a generous deadline: 60 s)
             try:
                 twilio = await connect(f"ws://127.0.0.1:{port}/media")
                 break

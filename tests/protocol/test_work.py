@@ -327,3 +327,10 @@ def test_raw_audio_appends_match_base64_appends() -> None:
     pump(wire)
     strip = lambda events: [{k: v for k, v in json.loads(e).items() if k != "event_id"} for e in events]  # noqa: E731
     assert strip(raw.events_to_send()) == strip(wire.events_to_send())
+
+
+def test_server_vad_never_waits_for_an_end_of_turn_answer() -> None:
+    session = session_with()
+    send(session, append(TURN[: len(TURN) // 2]))  # a turn under way
+    assert session.turn_in_progress
+    assert session.pending_turn_end is None

@@ -360,10 +360,9 @@ class Session:
 
     def receive_turn_end(self, query: int, probability: float | None) -> None:
         """The end-of-turn model's answer (``None``: no answer, fall back on silence)."""
-        answer = getattr(self._detector, "answer", None)
-        if answer is None:  # the rule changed since the question: nobody waits for it
-            return
-        for turn_event in answer(query, probability):
+        if not isinstance(self._detector, SemanticTurnDetector):
+            return  # the rule changed since the question: nobody waits for it
+        for turn_event in self._detector.answer(query, probability):
             self._on_turn_event(turn_event)
         self._drain()
 
@@ -373,7 +372,9 @@ class Session:
     @property
     def pending_turn_end(self) -> int | None:
         """The end-of-turn query the detector waits for, if any: other questions may be dropped."""
-        return getattr(self._detector, "pending_query", None)
+        if isinstance(self._detector, SemanticTurnDetector):
+            return self._detector.pending_query
+        return None
 
     @property
     def turn_in_progress(self) -> bool:

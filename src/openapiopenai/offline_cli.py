@@ -40,7 +40,7 @@ _HELP = {
     "silence_duration_ms": "silence that ends a turn",
     "idle_timeout_ms": "emit timeout_triggered after this much audio without a turn",
     "exit_threshold": "hysteresis: once speaking, speech ends below this (= threshold: no hysteresis)",
-    "onset_lookback_ms": "date the onset back over rising frames (above the exit threshold) up to this long",
+    "onset_lookback_ms": "date the onset back over the frames of its rise, up to this long",
     "min_speech_duration_ms": "continuous speech needed before a turn starts",
     "warmup_ms": "after a reset (session start, clear, commit) the model state is fresh for this long",
     "warmup_min_speech_ms": "continuous speech needed before a turn starts during the warm-up",

@@ -37,7 +37,7 @@ def run(det: TurnDetector, probs: list[float]) -> list[tuple[int, object]]:
 
 
 def test_speech_started_on_first_frame_above_threshold() -> None:
-    events = run(detector(prefix_padding_ms=0), [0.1] * 10 + [0.9] + [0.9] * 5)
+    events = run(detector(prefix_padding_ms=0), [0.01] * 10 + [0.9] + [0.9] * 5)
     assert events == [(10, SpeechStarted(onset=10 * FRAME, audio_start=10 * FRAME))]
 
 
@@ -131,9 +131,23 @@ def test_onset_is_dated_back_over_rising_frames_at_most_two() -> None:
     assert started == SpeechStarted(onset=12 * FRAME, audio_start=12 * FRAME)  # 2 of 3 rising frames
 
 
-def test_onset_dating_stops_at_a_frame_below_the_exit_threshold() -> None:
-    ((_, started),) = run(detector(prefix_padding_ms=0), [0.0] * 10 + [0.4, 0.2, 0.4, 0.9])
+def test_onset_dating_starts_where_the_probability_began_to_climb() -> None:
+    # 0.3, a dip, then the climb: it starts at the dip, not before it
+    probs = [0.0] * 10 + [0.3, 0.2, 0.3, 0.9]
+    ((_, started),) = run(detector(prefix_padding_ms=0, onset_lookback_ms=96), probs)
+    assert started == SpeechStarted(onset=11 * FRAME, audio_start=11 * FRAME)
+
+
+def test_onset_dating_ignores_wobble_below_the_rise_floor() -> None:
+    # 0.01 -> 0.03 is silence wobbling upwards, not the start of speech
+    probs = [0.0] * 10 + [0.01, 0.03, 0.9]
+    ((_, started),) = run(detector(prefix_padding_ms=0, onset_lookback_ms=96), probs)
     assert started == SpeechStarted(onset=12 * FRAME, audio_start=12 * FRAME)
+
+
+def test_onset_dating_reaches_below_the_exit_threshold_on_a_steady_climb() -> None:
+    ((_, started),) = run(detector(prefix_padding_ms=0), [0.0] * 10 + [0.06, 0.12, 0.9])
+    assert started == SpeechStarted(onset=10 * FRAME, audio_start=10 * FRAME)
 
 
 def test_onset_dating_can_be_turned_off_and_widened() -> None:

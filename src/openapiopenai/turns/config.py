@@ -30,9 +30,12 @@ EXIT_GAP = 0.15
 #: exit of 0, which every frame meets). Continuous with the gap rule at threshold 0.3.
 EXIT_FLOOR_RATIO = 0.5
 #: Default onset dating: up to two Silero frames (32 ms each). A causal model crosses the threshold
-#: only after it has heard some of the speech; the frames just before the crossing that were
-#: already above the exit threshold are the start of the same rise.
+#: only after it has heard some of the speech; the frames just before the crossing over which the
+#: probability was already climbing are the start of the same rise.
 DEFAULT_ONSET_LOOKBACK_MS = 64
+#: A frame counts as part of that climb only at or above this probability: Silero's output on
+#: silence and steady background sits below it, where frame-to-frame wobble is not a rise.
+ONSET_RISE_FLOOR = 0.05
 #: Default minimum speech: LiveKit's 50 ms, i.e. two 32 ms Silero frames. One frame over the
 #: threshold is shorter than any syllable; on non-speech such one-frame blips start turns.
 DEFAULT_MIN_SPEECH_DURATION_MS = 50
@@ -62,7 +65,8 @@ class TurnDetectionConfig:
     #: ``threshold`` for no hysteresis.
     exit_threshold: float | None = None
     #: Date a turn's onset back over the frames (at most this long) just before the one that
-    #: crossed ``threshold`` whose probability was already >= the exit threshold. 0: no dating.
+    #: crossed ``threshold`` over which the probability was already rising (each frame >= the one
+    #: before it and >= :data:`ONSET_RISE_FLOOR`). 0: no dating.
     onset_lookback_ms: int = DEFAULT_ONSET_LOOKBACK_MS
     #: A turn starts only after this much continuous speech (its onset stays the first frame).
     min_speech_duration_ms: int = DEFAULT_MIN_SPEECH_DURATION_MS

@@ -23,10 +23,13 @@ then the *turn states*::
 
 With ``min_speech_duration_ms == 0`` (and no warm-up) PENDING is skipped and ``SpeechStarted``
 is emitted on the first speech frame. The *onset* is the start of the frame that crossed the
-threshold, dated back over the run of frames just before it that were already at or above the
-exit threshold (at most ``onset_lookback_ms``, never before the buffer start): a causal model
-crosses the threshold only after it has heard some of the speech, and those frames are the same
-rise. ``min_speech_duration_ms`` still counts from the crossing frame; for ``warmup_ms`` after a
+threshold, dated back over the run of frames just before it that were already part of the rise:
+each at or above the exit threshold, or at least ``ONSET_RISE_FLOOR`` and below the frame after
+it (the climb out of silence); at most ``onset_lookback_ms``, never before the buffer start. A
+causal model crosses the threshold only after it has heard some of the speech, and that climb is
+where it began (its first frame, the last one before the probability went up, is included: the
+model's state lags, so the frame in which speech begins has rarely risen yet).
+``min_speech_duration_ms`` still counts from the crossing frame; for ``warmup_ms`` after a
 reset (the model's state is fresh then and over-scores non-speech) it is at least
 ``warmup_min_speech_ms``.
 ``SpeechStarted.audio_start`` is the onset minus the prefix padding, clamped at the start of the
@@ -45,7 +48,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
-from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.turns.config import ONSET_RISE_FLOOR, TurnDetectionConfig
 from openapiopenai.turns.timeline import ms_to_samples
 
 #: ``model`` and ``max_wait`` are ``semantic_vad``'s (turns/semantic.py)
@@ -134,7 +137,8 @@ class TurnDetector:
         self.frame_speech = False  # the last frame's decision
         self._onset = origin
         self._crossing = origin  # start of the frame that crossed the threshold
-        self._rising = 0  # consecutive frames just before this one at/above the exit threshold
+        self._climb = 0  # frames of the rise before the last frame (see _rise_before)
+        self._previous: float | None = None  # the last frame's probability, if it was loud enough
         self._last_speech_end = origin
         self._idle_start = origin
 
@@ -169,14 +173,23 @@ class TurnDetector:
         speech = probability >= (self._exit if self.frame_speech else self._enter)
         return speech and self._loud_enough(level_dbfs)
 
+    def _rise_before(self, probability: float) -> int:
+        """How many frames just before this one were part of its rise (onset dating): the last
+        one was if it was at/above the exit threshold or climbing from the floor to this one."""
+        last = self._previous
+        if last is None or not (last >= self._exit or ONSET_RISE_FLOOR <= last < probability):
+            return 0
+        return self._climb + 1
+
     def push(self, probability: float, level_dbfs: float | None = None) -> list[TurnEvent]:
         """Advance by one frame."""
         start = self.position
         end = start + self.frame_length
         self.position = end
         speech = self.frame_speech = self._is_speech(probability, level_dbfs)
-        rising = self._rising
-        self._rising = rising + 1 if probability >= self._exit and self._loud_enough(level_dbfs) else 0
+        rising = self._rise_before(probability)
+        self._climb = rising
+        self._previous = probability if self._loud_enough(level_dbfs) else None
         events: list[TurnEvent] = []
 
         if self.state is State.SPEAKING:

@@ -15,6 +15,7 @@ from openapiopenai.turns import (
     TurnDetector,
     samples_to_ms,
 )
+from openapiopenai.turns.timeline import ms_to_samples
 
 RATE = 24_000
 FRAME = 768  # 32 ms at 24 kHz: one Silero frame at 16 kHz
@@ -311,3 +312,48 @@ def test_turns_alternate_and_positions_are_ordered(probs: list[float], silence: 
             assert isinstance(event, SpeechStopped)
             assert event.speech_end <= event.audio_end <= det.position
             last_end = event.audio_end
+
+
+# -- a stop waits while the probability climbs back (the mirror of onset dating) -----------------
+SPEECH = [0.9] * 3  # a turn starts (min speech 0 in detector())
+
+
+def _stops(events: list[tuple[int, object]]) -> list[SpeechStopped]:
+    return [e for _, e in events if isinstance(e, SpeechStopped)]
+
+
+def test_a_stop_on_silence_below_the_rise_floor_is_decided_at_once() -> None:
+    det = detector(prefix_padding_ms=0, silence_duration_ms=96)
+    (stop,) = _stops(run(det, [*SPEECH, 0.01, 0.01, 0.04]))
+    assert stop == SpeechStopped(speech_end=3 * FRAME, audio_end=3 * FRAME + ms_to_samples(96, RATE))
+
+
+def test_speech_resuming_on_a_climb_at_the_end_of_the_silence_window_continues_the_turn() -> None:
+    det = detector(prefix_padding_ms=0, silence_duration_ms=96)
+    events = run(det, [*SPEECH, 0.01, 0.01, 0.1, 0.3, 0.9, 0.9])
+    assert _stops(events) == []
+    assert det.speaking
+
+
+def test_a_stop_held_for_a_rise_that_breaks_is_decided_one_frame_later() -> None:
+    det = detector(prefix_padding_ms=0, silence_duration_ms=96)
+    (stop,) = _stops(run(det, [*SPEECH, 0.01, 0.01, 0.1, 0.05]))
+    assert stop.speech_end == 3 * FRAME
+    assert stop.audio_end == 3 * FRAME + ms_to_samples(96, RATE) + FRAME
+
+
+def test_a_stop_waits_for_a_rise_at_most_the_onset_lookback() -> None:
+    det = detector(prefix_padding_ms=0, silence_duration_ms=96)
+    (stop,) = _stops(run(det, [*SPEECH, 0.01, 0.01, 0.1, 0.2, 0.3]))
+    assert stop.audio_end == 3 * FRAME + ms_to_samples(96, RATE) + 2 * FRAME
+    det = detector(prefix_padding_ms=0, silence_duration_ms=96, onset_lookback_ms=0)
+    (stop,) = _stops(run(det, [*SPEECH, 0.01, 0.01, 0.1, 0.2, 0.3]))
+    assert stop.audio_end == 3 * FRAME + ms_to_samples(96, RATE)
+
+
+def test_the_next_turn_after_a_held_stop_waits_afresh() -> None:
+    det = detector(prefix_padding_ms=0, silence_duration_ms=96)
+    first = [*SPEECH, 0.01, 0.01, 0.1, 0.05]
+    stops = _stops(run(det, first + SPEECH + [0.01, 0.01, 0.1, 0.2, 0.01]))
+    assert len(stops) == 2
+    assert stops[1].audio_end == stops[1].speech_end + ms_to_samples(96, RATE) + 2 * FRAME

@@ -66,7 +66,8 @@ class TurnDetectionConfig:
     exit_threshold: float | None = None
     #: Date a turn's onset back over the frames (at most this long) just before the one that
     #: crossed ``threshold`` over which the probability was already rising (each frame >= the one
-    #: before it and >= :data:`ONSET_RISE_FLOOR`). 0: no dating.
+    #: before it and >= :data:`ONSET_RISE_FLOOR`). 0: no dating. Also the longest a stop waits
+    #: when the silence window ends on such a rise (speech resuming there continues the turn).
     onset_lookback_ms: int = DEFAULT_ONSET_LOOKBACK_MS
     #: A turn starts only after this much continuous speech (its onset stays the first frame).
     min_speech_duration_ms: int = DEFAULT_MIN_SPEECH_DURATION_MS

@@ -35,8 +35,12 @@ reset (the model's state is fresh then and over-scores non-speech) it is at leas
 ``SpeechStarted.audio_start`` is the onset minus the prefix padding, clamped at the start of the
 current buffer. ``SpeechStopped.audio_end`` is the end of the last speech frame plus
 ``silence_duration``: the point at which the stop is decided, "including the silence" as the
-Realtime docs put it. After a stop the buffer is
-taken to start at ``audio_end`` (the VAD commit takes everything before it).
+Realtime docs put it. The mirror of onset dating: if the frame that completes the silence window
+is at or above ``ONSET_RISE_FLOOR`` it may be the first frame of a rise, so the stop waits for the
+next one, and on while the probability keeps climbing (at most ``onset_lookback_ms``); speech
+resuming there continues the turn, else the stop is decided that much later (``audio_end``
+includes the wait). Silence below the floor stops at once. After a stop the buffer is taken to
+start at ``audio_end`` (the VAD commit takes everything before it).
 
 An idle timer (``idle_timeout_ms``) counts audio time without a turn since the buffer start
 or the last trigger and emits ``IdleTimeout`` when it runs out.
@@ -138,6 +142,8 @@ class TurnDetector:
         self._onset = origin
         self._crossing = origin  # start of the frame that crossed the threshold
         self._climb = 0  # frames of the rise before the last frame (see _rise_before)
+        self._held = 0  # frames a reached stop has waited for a rise (see _hold)
+        self._held_at = 0.0  # the last held frame's probability
         self._previous: float | None = None  # the last frame's probability, if it was loud enough
         self._last_speech_end = origin
         self._idle_start = origin
@@ -181,6 +187,19 @@ class TurnDetector:
             return 0
         return self._climb + 1
 
+    def _hold(self, probability: float | None) -> bool:
+        """Whether a stop that the silence window has reached waits one more frame: the frame may
+        be the first of a rise (at/above ``ONSET_RISE_FLOOR``: only the next frame tells), or it
+        climbs on from a held one. At most ``onset_lookback_ms``: the rise onset dating would date
+        a new turn back over, so speech resuming there continues this turn instead."""
+        if probability is None or probability < ONSET_RISE_FLOOR or self._held >= self._lookback_frames:
+            return False
+        if self._held and probability <= self._held_at:
+            return False
+        self._held += 1
+        self._held_at = probability
+        return True
+
     def push(self, probability: float, level_dbfs: float | None = None) -> list[TurnEvent]:
         """Advance by one frame."""
         start = self.position
@@ -195,11 +214,13 @@ class TurnDetector:
         if self.state is State.SPEAKING:
             if speech:
                 self._last_speech_end = end
+                self._held = 0
                 if self._max_speech is not None and end - self._onset >= self._max_speech:
                     events.append(self._stop(end, end, "max_duration"))
-            elif end - self._last_speech_end >= self._silence:
+            elif end - self._last_speech_end >= self._silence and not self._hold(self._previous):
                 speech_end = self._last_speech_end
-                events.append(self._stop(speech_end, speech_end + self._silence, "silence"))
+                decided = speech_end + self._silence + self._held * self.frame_length
+                events.append(self._stop(speech_end, decided, "silence"))
             return events
 
         if speech:
@@ -254,6 +275,7 @@ class TurnDetector:
 
     def _stop(self, speech_end: int, audio_end: int, reason: StopReason) -> SpeechStopped:
         self.state = State.SILENT
+        self._held = 0
         self.buffer_start = audio_end
         self._idle_start = audio_end
         return SpeechStopped(speech_end=speech_end, audio_end=audio_end, reason=reason)

@@ -16,7 +16,9 @@ turns lost (turns that overlapped speech and would be suppressed) on the speech 
 * ``pitch_var``: spread (semitones, std) of the per-frame pitch over voiced frames: sung or
   played notes hold a pitch, speech glides;
 * ``webrtc``: fraction of webrtcvad (mode 3) speech frames in the same 200 ms;
-* ``peak_p``: the highest Silero probability in the turn's first 200 ms.
+* ``peak_p``: the highest Silero probability in the turn's first 200 ms;
+* ``other_head``: the same, from Silero's other head (8 kHz for 16 kHz sessions, 16 kHz for G.711):
+  a second opinion from a differently trained input path.
 
 The post-hoc rules drop a whole turn (a gate at the start would behave the same for the first
 200 ms). Each file is a fresh session (model state reset per file).
@@ -35,6 +37,7 @@ from openapiopenai.evaluation.datasets import load_dataset, read_mono
 from openapiopenai.evaluation.metrics import TurnStats
 from openapiopenai.evaluation.runner import CONDITIONS, run_detector, run_session, wire_bytes
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import load_model
 
 DATA = "../shared/data/"
@@ -56,6 +59,7 @@ class TurnFeatures:
     pitch_var: float
     webrtc: float
     peak_p: float
+    other_head: float
 
 
 def frame_features(x: np.ndarray) -> tuple[float, float, float]:
@@ -89,6 +93,16 @@ def features(audio16: np.ndarray, onset: float) -> tuple[float, float, float, fl
     return level, float(np.median(f[:, 0])), float(np.median(f[:, 1])), var
 
 
+def other_head(model: SpeechModel, audio16: np.ndarray, wire_rate: int) -> tuple[np.ndarray, float]:
+    """Probabilities of Silero's other head over the whole stream, and its frame length (s): the
+    session scores G.711 (8 kHz on the wire) with the 8 kHz head and everything else at 16 kHz."""
+    rate = RATE if wire_rate == 8_000 else 8_000
+    audio = audio16 if rate == RATE else soxr.resample(audio16, RATE, rate).astype(np.float32)
+    n = model.frame_samples(rate)
+    frames = audio[: len(audio) // n * n].reshape(-1, n)
+    return score_stream(model, frames, model.new_state(rate), rate), n / rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,6 +124,7 @@ def main() -> None:
                 web = run_session(webrtc, audio, fmt, config).scored
                 audio16 = soxr.resample(decode(fmt, audio), fmt.sample_rate, RATE).astype(np.float32)
                 p, fs = run.scored.probabilities, run.scored.frame_s
+                p2, fs2 = other_head(silero, audio16, fmt.sample_rate)
                 for t in run.turns:
                     real = any(t.onset < e and t.end > s for s, e in file.speech)
                     level, flat, harm, pvar = features(audio16, t.onset)
@@ -128,6 +143,7 @@ def main() -> None:
                             pvar,
                             agree,
                             float(p[a:b].max()),
+                            float(p2[int(t.onset / fs2) : int((t.onset + WINDOW_S) / fs2) + 1].max()),
                         )
                     )
                 for ms in (0, 64, 96, 128, 160, 200, 250, 300):
@@ -148,7 +164,7 @@ def main() -> None:
                 print(
                     f"  {r.dataset:20s} {r.file:36s} t={r.onset:5.2f}s level={r.level:6.1f} "
                     f"flat={r.flatness:.3f} harm={r.harmonicity:.2f} pitchvar={r.pitch_var:4.1f} "
-                    f"webrtc={r.webrtc:.2f} peak={r.peak_p:.2f}"
+                    f"webrtc={r.webrtc:.2f} peak={r.peak_p:.2f} other_head={r.other_head:.2f}"
                 )
         print("min_speech_duration_ms sweep (exact): ms, false starts on non-speech, true turns missed / of")
         for ms, tally in min_speech.items():
@@ -163,6 +179,7 @@ def main() -> None:
             ("pitch_var", ">="),
             ("webrtc", ">="),
             ("peak_p", ">="),
+            ("other_head", ">="),
         ):
             values = sorted({round(getattr(r, feat), 3) for r in false})
             for v in values:

@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
+from openapiopenai.asr.whisper import DEFAULT_MODEL as DEFAULT_TRANSCRIPTION_MODEL
 from openapiopenai.protocol.session import SessionLimits
 from openapiopenai.vad.registry import AUTO
 
@@ -81,10 +82,9 @@ class ServerSettings:
     turn_end_queue: int = 16
     #: uvicorn's WebSocket implementation (``websockets`` is the legacy one)
     ws_impl: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
-    #: serve TLS (``wss://``) with this certificate (PEM)
     #: input audio transcription: a faster-whisper model name (``tiny.en`` is the bundled copy,
     #: never downloaded; other names are downloaded by faster-whisper) or a local model directory
-    transcription_model: str = "tiny.en"
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
     #: transcription threads, each decoding one item at a time (0: no transcription)
     transcription_workers: int = 1
     #: CPU threads inside one decoding (CTranslate2 ``intra_threads``)

@@ -19,6 +19,7 @@ from functools import cache
 from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
+from openapiopenai.asr.whisper import DEFAULT_MODEL
 from openapiopenai.audio.formats import SHORT_NAMES
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.turns.config import TurnDetectionConfig
@@ -115,9 +116,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--transcription-model",
-        default="tiny.en",
+        default=DEFAULT_MODEL,
         metavar="NAME_OR_PATH",
-        help="faster-whisper model name or local model directory (default: tiny.en, the bundled copy)",
+        help=f"faster-whisper model name or local directory (default: {DEFAULT_MODEL}, the bundled copy)",
     )
     parser.add_argument("--language", default=None, help="language hint for the transcriber (ISO-639-1)")
     parser.add_argument(

@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields
 from typing import Any
 
+from openapiopenai.asr.whisper import DEFAULT_MODEL
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.registry import AUTO, available_models
 
@@ -96,9 +97,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--transcription-model",
-        default="tiny.en",
+        default=DEFAULT_MODEL,
         metavar="NAME_OR_PATH",
-        help="model for the WER (default: tiny.en, the bundled copy)",
+        help=f"model for the WER (default: {DEFAULT_MODEL}, the bundled copy)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_turn_options(parser)

@@ -26,12 +26,12 @@ The post-hoc rules drop a whole turn (a gate at the start would behave the same 
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
 import soxr
 
+from _study import study_args
 from openapiopenai.audio.formats import decode
 from openapiopenai.evaluation.datasets import load_dataset, read_mono
 from openapiopenai.evaluation.metrics import TurnStats
@@ -40,7 +40,6 @@ from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.base import SpeechModel, score_stream
 from openapiopenai.vad.registry import load_model
 
-DATA = "../shared/data/"
 SPEECH = ("pyannote-ami-debug", "ten-vad-testset", "librispeech-dev")
 NONSPEECH = "nonspeech-dev"
 RATE = 16_000
@@ -104,12 +103,7 @@ def other_head(model: SpeechModel, audio16: np.ndarray, wire_rate: int) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--conditions", default="clean,pcmu")
-    parser.add_argument("--data", default=DATA)
-    args = parser.parse_args()
+    args = study_args(__doc__, "clean,pcmu")
     silero, webrtc = load_model("silero"), load_model("webrtc", mode=3)
     config = TurnDetectionConfig()
     for condition in args.conditions.split(","):

@@ -10,8 +10,7 @@ VADIterator baseline on the same probabilities.
 
 from __future__ import annotations
 
-import argparse
-
+from _study import study_args
 from openapiopenai.evaluation.datasets import load_dataset, read_mono
 from openapiopenai.evaluation.metrics import Turn, TurnStats
 from openapiopenai.evaluation.runner import (
@@ -42,12 +41,7 @@ VARIANTS: dict[str, TurnDetectionConfig | None] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--conditions", default="clean,pcmu")
-    parser.add_argument("--data", default="../shared/data/")
-    args = parser.parse_args()
+    args = study_args(__doc__, "clean,pcmu")
     silero = load_model("silero")
     for condition in args.conditions.split(","):
         fmt = CONDITIONS[condition]

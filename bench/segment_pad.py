@@ -8,8 +8,7 @@ clipped to the audio, against the labels, per padding; wire events are not affec
 
 from __future__ import annotations
 
-import argparse
-
+from _study import study_args
 from openapiopenai.evaluation.datasets import load_dataset, read_mono
 from openapiopenai.evaluation.metrics import Counts, cells_from_segments, n_cells
 from openapiopenai.evaluation.runner import CONDITIONS, run_session, wire_bytes
@@ -21,12 +20,7 @@ PADS_MS = (0, 30, 50, 100, 150, 200)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--conditions", default="clean,pcmu")
-    parser.add_argument("--data", default="../shared/data/")
-    args = parser.parse_args()
+    args = study_args(__doc__, "clean,pcmu")
     silero = load_model("silero")
     print("pad ms".ljust(28) + "".join(f"{p:>8d}" for p in PADS_MS))
     for condition in args.conditions.split(","):

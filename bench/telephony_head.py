@@ -9,8 +9,7 @@ Prints turn F1, missed, split, false starts, onset p50 and EOT p90 per dataset a
 
 from __future__ import annotations
 
-import argparse
-
+from _study import study_args
 from openapiopenai.evaluation.datasets import load_dataset, read_mono
 from openapiopenai.evaluation.metrics import TurnStats
 from openapiopenai.evaluation.runner import CONDITIONS, run_session, wire_bytes
@@ -31,12 +30,7 @@ def row(label: str, stats: TurnStats) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--conditions", default="pcmu,pcma")
-    parser.add_argument("--data", default="../shared/data/")
-    args = parser.parse_args()
+    args = study_args(__doc__, "pcmu,pcma")
     silero = load_model("silero")
     config = TurnDetectionConfig()
     for condition in args.conditions.split(","):

@@ -14,7 +14,12 @@ FRAME = 768  # 32 ms at 24 kHz
 
 
 def detector(**config: object) -> TurnDetector:
-    settings: dict[str, object] = {"min_speech_duration_ms": 0, "warmup_ms": 0, "prefix_padding_ms": 0, **config}
+    settings: dict[str, object] = {
+        "min_speech_duration_ms": 0,
+        "warmup_ms": 0,
+        "prefix_padding_ms": 0,
+        **config,
+    }
     return TurnDetector(TurnDetectionConfig(**settings), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
 
 

@@ -263,3 +263,20 @@ def test_a_sound_starting_out_of_silence_is_not_taken_for_speech_while_denoising
     for mode in ("near_field", "far_field"):
         got = stream(new_session(mode), audio, Recording(silero()))
         assert not [e for e in got if e["type"] == "input_audio_buffer.speech_started"], mode
+
+
+def test_the_second_opinion_scores_the_same_frames_on_its_own_stream_before_any_event() -> None:
+    session = new_session("near_field")
+    events(session)
+    append(session, noisy_speech()[:48_000])  # 1 s
+    first = session.frames_to_score()
+    assert first is not None and not session.awaiting_second_opinion
+    session.receive_scores(silero().score_sequence(first.frames, first.state, first.sample_rate))
+    assert session.awaiting_second_opinion
+    second = session.frames_to_score()
+    assert second is not None and second.state is not first.state
+    assert second.frames.shape == first.frames.shape
+    assert session.frames_to_score() is None  # one request out at a time
+    session.receive_scores(silero().score_sequence(second.frames, second.state, second.sample_rate))
+    assert not session.awaiting_second_opinion
+    assert session.frames_to_score() is None

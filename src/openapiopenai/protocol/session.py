@@ -305,6 +305,12 @@ class Session:
         self._scoring = frames
         return ScoreRequest(frames=frames, state=self._stream_state, sample_rate=self._model_rate)
 
+    @property
+    def awaiting_second_opinion(self) -> bool:
+        """The scores just received wait for the same frames' un-denoised scores (noise
+        reduction): the next request is those frames, and no event comes before it is answered."""
+        return self._held_scores is not None
+
     def receive_scores(self, probabilities: FloatArray) -> None:
         if len(probabilities) != self._in_flight:
             raise ValueError(f"expected {self._in_flight} scores, got {len(probabilities)}")

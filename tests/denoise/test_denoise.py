@@ -143,6 +143,30 @@ def test_a_denoised_pipeline_keeps_frames_on_the_input_timeline() -> None:
     assert lag_of_best_match(np.concatenate((np.zeros(400, np.float32), b)), a[: len(b)], 800) == 400
 
 
+@pytest.mark.parametrize("chunk", [1_920, 1_001, 12_000])
+def test_a_denoised_pipeline_hands_back_the_raw_frames_of_the_same_times(chunk: int) -> None:
+    """The second opinion's frames: exactly what a pipeline without the stage gives, frame for
+    frame beside the denoised ones, however the bytes are chunked, and again after a reset."""
+    mix = speech(24_000) + 0.5 * noise(24_000)
+    wire = np.clip(np.round(mix * 32768), -32768, 32767).astype("<i2").tobytes()
+    plain = AudioPipeline(PCM16_24K, 16_000, 512).push(wire)
+    denoised = AudioPipeline(
+        PCM16_24K, 16_000, 512, denoise=DenoiseStream(denoiser("rnnoise"), 16_000, "near_field")
+    )
+    alone = AudioPipeline(
+        PCM16_24K, 16_000, 512, denoise=DenoiseStream(denoiser("rnnoise"), 16_000, "near_field")
+    ).push(wire)
+    for _ in range(2):
+        pairs = [denoised.push_with_raw(wire[i : i + chunk]) for i in range(0, len(wire), chunk)]
+        cleaned = np.concatenate([c for c, _ in pairs])
+        raw = np.concatenate([r for _, r in pairs])
+        assert raw.shape == cleaned.shape and len(raw) < len(plain)
+        np.testing.assert_array_equal(raw, plain[: len(raw)])
+        np.testing.assert_allclose(cleaned, alone, atol=1e-4)
+        assert np.abs(cleaned - raw).max() > 0.05  # the two streams do differ
+        denoised.reset()
+
+
 def test_a_pipeline_reset_restarts_the_denoiser_and_its_delay() -> None:
     x = speech(24_000)
     wire = np.clip(np.round(x * 32768), -32768, 32767).astype("<i2").tobytes()

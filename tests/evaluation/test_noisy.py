@@ -9,9 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soxr
 
+from openapiopenai.audio.formats import PCM16_24K
+from openapiopenai.denoise import DenoiseStream, Mode, load_denoiser, stream_factory
 from openapiopenai.evaluation.datasets import load_dataset
-from openapiopenai.evaluation.noisy import MIX_RATE, mix_at_snr, noise_for, speech_power
+from openapiopenai.evaluation.noisy import MIX_RATE, mix_at_snr, noise_for, score_with_denoise, speech_power
+from openapiopenai.evaluation.runner import run_detector, turns_from_log, wire_bytes
+from openapiopenai.protocol.config import Features
+from openapiopenai.protocol.ids import IdFactory
+from openapiopenai.protocol.session import Session
+from openapiopenai.turns import TurnDetectionConfig
+from openapiopenai.vad.silero import SileroModel
 from tests.audio._data import DATA_DIR, TEN_VAD, read_audio
 
 NAME = "testset-audio-01.wav"
@@ -100,3 +109,42 @@ def test_eval_noisy_reports_each_setting_side_by_side(tmp_path: Path) -> None:
     assert ("overall", "0 dB", "near_field") in keys  # the speech sets pooled
     clean_off = next(r for r in rows if r["condition"] == "clean" and r["noise_reduction"] == "off")
     assert clean_off["true_turns"] > 0 and 0.0 < clean_off["turn_f1"] <= 1.0
+
+
+@pytest.mark.parametrize("mode", ["near_field", "far_field"])
+def test_the_noisy_eval_gives_a_denoised_session_s_own_turns(mode: Mode) -> None:
+    """Replaying the recorded scores (the denoised ones, the un-denoised ones as the second
+    opinion) gives the turns the Session itself reports, and the second opinion changes them."""
+    speech, _ = read_audio(TEN_VAD, NAME)
+    city, rate = read_audio("nonspeech-dev", "blanket_city.ogg")
+    city = np.asarray(soxr.resample(city, rate, MIX_RATE), dtype=np.float32)[: 6 * MIX_RATE]
+    samples = np.concatenate((city, mix_at_snr(speech, noise_for(NAME, len(speech), [city]), 5.0, [])))
+    audio = wire_bytes(samples, MIX_RATE, PCM16_24K)
+    model, denoiser = SileroModel(), load_denoiser("rnnoise")
+
+    session = Session(
+        model,
+        ids=IdFactory(seed=1),
+        features=Features(noise_reduction=True),
+        denoiser=stream_factory(denoiser),
+        record_turns=True,
+    )
+    session.start()
+    update = {
+        "type": "session.update",
+        "session": {"type": "realtime", "audio": {"input": {"noise_reduction": {"type": mode}}}},
+    }
+    session.receive_text(json.dumps(update))
+    step = 40 * PCM16_24K.bytes_per_ms
+    for i in range(0, len(audio), step):
+        session.receive_audio(audio[i : i + step])
+        while (request := session.frames_to_score()) is not None:
+            session.receive_scores(model.score_sequence(request.frames, request.state, request.sample_rate))
+    in_session = turns_from_log(session.turn_log, PCM16_24K.sample_rate)
+
+    raw = score_with_denoise(model, audio, PCM16_24K, None)
+    cleaned = score_with_denoise(model, audio, PCM16_24K, DenoiseStream(denoiser, MIX_RATE, mode))
+    replayed = run_detector(cleaned, TurnDetectionConfig(), raw).turns
+    assert in_session and replayed[: len(in_session)] == in_session
+    alone = run_detector(cleaned, TurnDetectionConfig()).turns
+    assert alone[0].onset < 6.0 < in_session[0].onset  # the street noise: a turn only without it

@@ -21,7 +21,7 @@ from openapiopenai.denoise import Denoiser, DenoiseStream, Mode, load_denoiser, 
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session
-from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.turns import SpeechStarted, TurnDetectionConfig, TurnDetector
 from openapiopenai.vad.base import FloatArray, SpeechModel
 from openapiopenai.vad.silero import SileroModel
 from tests.audio._data import TEN_VAD, read_audio
@@ -56,15 +56,21 @@ def noisy_speech(noise_name: str = "blanket_train.ogg", noise_gain: float = 1.0)
 
 
 class Recording:
-    """Silero, keeping every frame it was asked to score (what the detector heard)."""
+    """Silero, keeping every frame it was asked to score (what the detector heard), per model
+    stream in order of first appearance."""
 
     def __init__(self, model: SpeechModel) -> None:
         self.model = model
         self.frames: list[FloatArray] = []
+        self.streams: dict[int, list[FloatArray]] = {}
+
+    def heard(self) -> list[FloatArray]:
+        return [np.concatenate(frames) for frames in self.streams.values()]
 
     def run(self, session: Session) -> None:
         while (request := session.frames_to_score()) is not None:
             self.frames.append(request.frames)
+            self.streams.setdefault(id(request.state), []).append(request.frames)
             session.receive_scores(
                 self.model.score_sequence(request.frames, request.state, request.sample_rate)  # type: ignore[attr-defined]
             )
@@ -122,8 +128,10 @@ def test_noise_reduction_is_off_by_default_and_the_denoiser_is_never_run() -> No
     session.start()
     (created,) = events(session)
     assert created["session"]["audio"]["input"]["noise_reduction"] is None
-    stream(session, noisy_speech(), Recording(silero()))
+    recorder = Recording(silero())
+    stream(session, noisy_speech(), recorder)
     assert made == []
+    assert len(recorder.streams) == 1  # and no second model stream either
 
 
 def test_the_detector_hears_denoised_audio_and_retrieve_returns_what_the_client_sent() -> None:
@@ -137,14 +145,16 @@ def test_the_detector_hears_denoised_audio_and_retrieve_returns_what_the_client_
     stopped = [e for e in got if e["type"] == "input_audio_buffer.speech_stopped"]
     assert committed and len(stopped) == len(committed)
 
-    # what was scored: exactly the pipeline's frames with the denoise stage, not the raw ones
-    heard = np.concatenate(recorder.frames)
+    # what was scored: the pipeline's frames with the denoise stage on the session's stream, and
+    # the same frames without it on a second stream (the second opinion on each onset)
+    heard, second = recorder.heard()
     stage = DenoiseStream(rnnoise(), 16_000, "near_field")
     denoised = AudioPipeline(PCM16_24K, 16_000, 512, denoise=stage).push(audio)
     raw = AudioPipeline(PCM16_24K, 16_000, 512).push(audio)
     n = len(heard)
     np.testing.assert_allclose(heard, denoised[:n], atol=1e-5)
     assert np.abs(heard - raw[:n]).max() > 0.05
+    np.testing.assert_array_equal(second, raw[:n])
 
     # what the client gets back: the bytes it sent for that stretch, untouched
     item_id = committed[0]["item_id"]
@@ -195,7 +205,7 @@ def test_turning_noise_reduction_off_restarts_detection_on_the_raw_audio() -> No
     after = Recording(silero())
     stream(on, audio[48_000:], after)
     raw = AudioPipeline(PCM16_24K, 16_000, 512).push(audio[48_000:])
-    heard = np.concatenate(after.frames)
+    (heard,) = after.heard()  # one stream: no second opinion without noise reduction
     assert len(heard) == len(raw)
     np.testing.assert_array_equal(heard, raw)
 
@@ -223,3 +233,52 @@ def test_turn_times_stay_on_the_input_timeline_with_the_denoiser_delay(mode: Mod
     # delay not been compensated they would come a frame (32 ms) later
     assert a[0] == b[0]
     assert abs(a[-1] - b[-1]) <= 32  # the cleaned audio may move a later edge by a frame
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    return np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("mode", ["near_field", "far_field"])
+def test_street_noise_that_the_denoiser_makes_speech_like_starts_no_turn(mode: Mode) -> None:
+    """Street ambience: Silero hears no speech in it, but what RNNoise leaves of it scores as
+    speech on its own. The second opinion (Silero on the same frames before the denoiser) must
+    keep the session from starting turns on it."""
+    audio = pcm16(at_24k(NOISE, "blanket_city.ogg")[: 24_000 * 6])
+    recorder = Recording(silero())
+    got = stream(new_session(mode), audio, recorder)
+    assert not [e for e in got if e["type"] == "input_audio_buffer.speech_started"]
+
+    # the rule is what kept it quiet: the denoised frames alone would have started turns
+    heard, second = recorder.heard()
+    alone = TurnDetector(TurnDetectionConfig(), sample_rate=24_000, frame_length=768)
+    scores = silero().score_sequence(heard, silero().new_state(16_000), 16_000)
+    assert any(isinstance(e, SpeechStarted) for e in alone.push_many(scores.tolist()))
+    raw_scores = silero().score_sequence(second, silero().new_state(16_000), 16_000)
+    assert float(np.max(raw_scores)) < 0.35
+
+
+def test_a_sound_starting_out_of_silence_is_not_taken_for_speech_while_denoising() -> None:
+    """RNNoise lets a new sound through at full level for its first moments (it has not learnt
+    it yet): a guitar entering after silence scores as speech there once denoised."""
+    audio = pcm16(at_24k(NOISE, "bevy_mysterious_acoustic_guitar.ogg"))
+    for mode in ("near_field", "far_field"):
+        got = stream(new_session(mode), audio, Recording(silero()))
+        assert not [e for e in got if e["type"] == "input_audio_buffer.speech_started"], mode
+
+
+def test_the_second_opinion_scores_the_same_frames_on_its_own_stream_before_any_event() -> None:
+    session = new_session("near_field")
+    events(session)
+    append(session, noisy_speech()[:48_000])  # 1 s
+    first = session.frames_to_score()
+    assert first is not None and not session.awaiting_second_opinion
+    session.receive_scores(silero().score_sequence(first.frames, first.state, first.sample_rate))
+    assert session.awaiting_second_opinion
+    second = session.frames_to_score()
+    assert second is not None and second.state is not first.state
+    assert second.frames.shape == first.frames.shape
+    assert session.frames_to_score() is None  # one request out at a time
+    session.receive_scores(silero().score_sequence(second.frames, second.state, second.sample_rate))
+    assert not session.awaiting_second_opinion
+    assert session.frames_to_score() is None

@@ -11,7 +11,9 @@ An optional denoise stage (``noise_reduction``) cleans the model-rate samples be
 is made and handed in by whoever owns the pipeline (the core never runs a network), and it
 delays its output by a fixed number of samples; the pipeline drops that many samples once
 after construction or ``reset``, so frame ``k`` still holds the audio of input time ``k``: the
-timeline stays exact and the only cost is that each frame is ready that much later.
+timeline stays exact and the only cost is that each frame is ready that much later. With a
+stage, ``push_with_raw`` also returns the same frames of the un-denoised audio (a second opinion
+for the turn detector: what the denoiser makes of music or street noise can sound like speech).
 """
 
 from __future__ import annotations
@@ -68,16 +70,28 @@ class AudioPipeline:
         self.denoise = denoise
         #: denoised samples still to drop to undo the stage's delay
         self._skip = denoise.delay if denoise is not None else 0
+        #: with a stage: un-denoised samples not yet returned as frames (they run ahead)
+        self._raw_carry = np.zeros(0, dtype=np.float32)
 
     def push(self, data: bytes | bytearray | memoryview) -> FloatArray:
         """Append wire bytes; return the newly completed frames, shape ``[n, frame_samples]``."""
+        return self.push_with_raw(data)[0]
+
+    def push_with_raw(self, data: bytes | bytearray | memoryview) -> tuple[FloatArray, FloatArray]:
+        """As ``push``, and the same frames (same times) of the audio before the denoise stage.
+
+        Without a stage both are the same array. With one, the raw samples are ready ``delay``
+        samples sooner; they wait here until their denoised frames are complete."""
         if self._byte_carry:
             data = self._byte_carry + bytes(data)
         view = memoryview(data).cast("B")
         whole = len(view) - len(view) % self.format.bytes_per_sample
         self._byte_carry = bytes(view[whole:])
         samples = self._resampler.push(decode(self.format, view[:whole]))
+        raw = samples
         if self.denoise is not None:
+            if len(self._raw_carry):
+                raw = np.concatenate((self._raw_carry, raw))
             samples = self.denoise.process(samples)
             if self._skip:
                 dropped = min(self._skip, len(samples))
@@ -89,12 +103,18 @@ class AudioPipeline:
         self._sample_carry = samples[used:].copy()
         self.frames_emitted += n
         # a fresh array the caller may keep: ``samples`` is never touched again
-        return np.ascontiguousarray(samples[:used], dtype=np.float32).reshape(n, self.frame_samples)
+        frames = np.ascontiguousarray(samples[:used], dtype=np.float32).reshape(n, self.frame_samples)
+        if self.denoise is None:
+            return frames, frames
+        self._raw_carry = raw[used:].copy()
+        raw_frames = np.ascontiguousarray(raw[:used], dtype=np.float32).reshape(n, self.frame_samples)
+        return frames, raw_frames
 
     def reset(self) -> None:
         """Forget partial input and resampler history (the buffer was cleared or committed)."""
         self._byte_carry = b""
         self._sample_carry = np.zeros(0, dtype=np.float32)
+        self._raw_carry = np.zeros(0, dtype=np.float32)
         self._resampler.reset()
         self.frames_emitted = 0
         if self.denoise is not None:

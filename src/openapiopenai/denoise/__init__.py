@@ -36,9 +36,11 @@ DENOISERS: Final = ("rnnoise", "deepfilternet")
 DEFAULT_DENOISER: Final = "rnnoise"
 
 #: the most a denoiser may pull any part of the signal down, per mode (None: no limit).
-#: Measured on nonspeech-dev (docs/noise-reduction.md): the deeper RNNoise cleans, the more of
-#: what it leaves of music, animals and machinery a VAD takes for speech (false starts 5 with
-#: no denoising, 61 unlimited, 24 at 18 dB, 17 at 9 dB). near_field: the talker is close, so
+#: Set on nonspeech-dev (docs/noise-reduction.md): the deeper RNNoise cleans, the more of what
+#: it leaves of music, animals and machinery a VAD takes for speech when it hears only the
+#: denoised audio (false starts 5 with no denoising, 61 unlimited, 24 at 18 dB, 17 at 9 dB;
+#: since a session also asks Silero about the un-denoised frames before a turn starts, 2 at
+#: every limit). near_field: the talker is close, so
 #: the voice stands well above the noise and 18 dB of cleaning removes the noise without
 #: touching it. far_field: a distant, reverberant talker sits near the noise floor, where the
 #: network's gains also pull the voice down and leave more residue, so cleaning stops at 9 dB.

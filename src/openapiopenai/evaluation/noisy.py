@@ -8,7 +8,8 @@ not diluted by the pauses. The noise recordings are also run on their own, where
 false start. Each mix then takes the client's path (PCM16 at 24 kHz, 40 ms appends, the
 session's ``AudioPipeline`` with or without the denoise stage, Silero, the default
 ``TurnDetector``), once per noise-reduction setting, and the turn-level measures are pooled
-per dataset, condition and setting.
+per dataset, condition and setting. As in a denoised session, the un-denoised scores are the
+detector's second opinion on each onset (``run_detector(..., confirm=)``).
 """
 
 from __future__ import annotations
@@ -175,11 +176,15 @@ def evaluate_noisy(
         audio = wire_bytes(samples, MIX_RATE, fmt)
         duration = len(audio) / fmt.bytes_per_sample / fmt.sample_rate
         truth = cells_from_segments(file.speech, n_cells(duration))
+        rate = MIX_RATE if MIX_RATE in model.supported_rates() else model.supported_rates()[0]
+        # the un-denoised scores: "off", and a denoised session's second opinion (as the Session)
+        raw = score_with_denoise(model, audio, fmt, None, chunk_ms)
         for mode in settings:
-            rate = MIX_RATE if MIX_RATE in model.supported_rates() else model.supported_rates()[0]
-            stage = None if mode is None else DenoiseStream(denoiser, rate, mode)
-            scored = score_with_denoise(model, audio, fmt, stage, chunk_ms)
-            detected = run_detector(scored, config)
+            if mode is None:
+                detected = run_detector(raw, config)
+            else:
+                stage = DenoiseStream(denoiser, rate, mode)
+                detected = run_detector(score_with_denoise(model, audio, fmt, stage, chunk_ms), config, raw)
             keys = [(dataset, condition)] + ([(OVERALL, condition)] if condition != NOISE_ONLY else [])
             for key in keys:
                 result = results.setdefault(key, {}).setdefault(setting_name(mode), NoisyResult())

@@ -286,18 +286,25 @@ def speech_runs(decisions: BoolArray) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def run_detector(scored: Scored, config: TurnDetectionConfig) -> DetectorRun:
+def run_detector(scored: Scored, config: TurnDetectionConfig, confirm: Scored | None = None) -> DetectorRun:
     """The frame decision (the diagnostic): :class:`TurnDetector` over recorded probabilities.
 
     The detector is pure, so the same probabilities give the same decisions and turns as in the
     session (a test pins it). The run of speech frames that started a turn begins at that turn's
-    onset, so the frame level measures the onset the detector reports."""
+    onset, so the frame level measures the onset the detector reports. ``confirm``: the second
+    opinion on the same frames (a denoised session's scores of its un-denoised audio)."""
     detector = TurnDetector(config, sample_rate=scored.sample_rate, frame_length=scored.frame_length)
     levels = scored.levels_dbfs.tolist() if config.min_level_dbfs is not None else None
-    decisions = np.zeros(len(scored.probabilities), dtype=bool)
+    n = len(scored.probabilities)
+    if confirm is not None and len(confirm.probabilities) < n:
+        raise ValueError(f"a second opinion on {len(confirm.probabilities)} frames, not {n}")
+    confirms = None if confirm is None else confirm.probabilities.tolist()
+    decisions = np.zeros(n, dtype=bool)
     events = []
     for i, p in enumerate(scored.probabilities.tolist()):
-        events += detector.push(p, None if levels is None else levels[i])
+        events += detector.push(
+            p, None if levels is None else levels[i], None if confirms is None else confirms[i]
+        )
         decisions[i] = detector.frame_speech
     events += detector.finish(scored.total_samples)
     rate, length = scored.sample_rate, scored.frame_length

@@ -244,6 +244,12 @@ class Session:
         self._drained_decisions: dict[str, int] = {}
         self._pending_item: str | None = None
         self._unscored: list[FloatArray] = []
+        #: with noise reduction: the same frames un-denoised, scored after them (a second opinion)
+        self._unscored_raw: list[FloatArray] = []
+        self._scoring_raw: FloatArray | None = None
+        self._raw_state: StreamState | None = None  # the second opinion's model stream
+        #: the denoised frames' scores, held until their second opinion is in
+        self._held_scores: FloatArray | None = None
         self._in_flight = 0
         self._ms_base = 0  # wire ms of timeline sample 0 of the current format
         self._total_bytes = 0
@@ -281,22 +287,46 @@ class Session:
         self._error_in_order(errors.message_too_large(size, self.limits.max_message_bytes))
 
     def frames_to_score(self) -> ScoreRequest | None:
-        if self._in_flight or not self._unscored:
+        if self._in_flight:
+            return None
+        if self._held_scores is not None and self._scoring_raw is not None and self._raw_state is not None:
+            # noise reduction: the same frames as heard before the denoiser, on their own stream
+            self._in_flight = len(self._scoring_raw)
+            return ScoreRequest(frames=self._scoring_raw, state=self._raw_state, sample_rate=self._model_rate)
+        if not self._unscored:
             return None
         frames = self._unscored[0] if len(self._unscored) == 1 else np.concatenate(self._unscored)
         self._unscored.clear()
+        if self._unscored_raw:
+            raw = self._unscored_raw
+            self._scoring_raw = raw[0] if len(raw) == 1 else np.concatenate(raw)
+            raw.clear()
         self._in_flight = len(frames)
         self._scoring = frames
         return ScoreRequest(frames=frames, state=self._stream_state, sample_rate=self._model_rate)
+
+    @property
+    def awaiting_second_opinion(self) -> bool:
+        """The scores just received wait for the same frames' un-denoised scores (noise
+        reduction): the next request is those frames, and no event comes before it is answered."""
+        return self._held_scores is not None
 
     def receive_scores(self, probabilities: FloatArray) -> None:
         if len(probabilities) != self._in_flight:
             raise ValueError(f"expected {self._in_flight} scores, got {len(probabilities)}")
         frames, self._in_flight = self._scoring, 0
+        confirms: list[float] | None = None
+        if self._scoring_raw is not None:
+            if self._held_scores is None:
+                self._held_scores = probabilities  # the second opinion on these frames comes next
+                return
+            confirms, probabilities = probabilities.tolist(), self._held_scores
+            self._held_scores = self._scoring_raw = None
         td = self.config.server_vad
         levels = frame_levels_dbfs(frames) if td is not None and td.min_level_dbfs is not None else None
         for i, p in enumerate(probabilities.tolist()):
-            for turn_event in self._detector.push(p, None if levels is None else float(levels[i])):
+            level = None if levels is None else float(levels[i])
+            for turn_event in self._detector.push(p, level, None if confirms is None else confirms[i]):
                 self._on_turn_event(turn_event)
         self._drop_old_silence()
         self._drain()
@@ -446,7 +476,7 @@ class Session:
     # ------------------------------------------------------------------ dispatch
 
     def _blocked(self) -> bool:
-        return bool(self._unscored or self._in_flight)
+        return bool(self._unscored or self._in_flight or self._held_scores is not None)
 
     def _error_in_order(self, exc: ProtocolError) -> None:
         if self._blocked() or self._inbox:
@@ -526,7 +556,7 @@ class Session:
         #: ``limits.max_leading_silence_ms`` in samples of this format
         self._leading_silence = ms_to_samples(self.limits.max_leading_silence_ms, fmt.sample_rate)
         self._buffer = AudioBuffer(fmt.bytes_per_sample, start=self._total_bytes // fmt.bytes_per_sample)
-        self._pipeline = self._new_pipeline()
+        self._build_pipeline()
         self._stream_state = self._model.new_state(self._model_rate)
         self._detector = self._new_detector()
 
@@ -542,20 +572,28 @@ class Session:
             origin=origin,
         )
 
-    def _new_pipeline(self) -> AudioPipeline:
+    def _build_pipeline(self) -> None:
         """The VAD path's pipeline: with the shell's denoise stage while noise reduction is on
-        (the audio kept for commits and ``retrieve`` is never touched, only what is scored)."""
+        (the audio kept for commits and ``retrieve`` is never touched, only what is scored).
+
+        With the stage comes a second model stream on the same frames before denoising: a turn
+        starts only when both hear speech (``TurnDetector.push(confirm=...)``), because what the
+        denoiser leaves of music, street noise or a new sound's first moments can score as
+        speech on its own (docs/noise-reduction.md)."""
         mode = self.config.noise_reduction
         stage = None if mode is None or self._denoiser is None else self._denoiser(mode, self._model_rate)
-        return AudioPipeline(
+        self._pipeline = AudioPipeline(
             self._format, self._model_rate, self._model.frame_samples(self._model_rate), stage
         )
+        self._raw_state = None if stage is None else self._model.new_state(self._model_rate)
 
     def _restart_detection(self) -> None:
         """Forget the detector's and model's history; frames restart at the buffer's end
         (a half-received sample stays in the buffer, which alone owns it)."""
         self._pipeline.reset()
         self._stream_state.reset()
+        if self._raw_state is not None:
+            self._raw_state.reset()
         self._detector.reset(self._buffer.end)
         self._pending_item = None
         self._turn_end_requests.clear()
@@ -614,7 +652,13 @@ class Session:
         self._total_bytes += len(data)
         whole = self._buffer.append(data)
         if self.config.turn_detection is not None and whole:
-            self._queue_frames(self._pipeline.push(whole))
+            if self._raw_state is None:
+                self._queue_frames(self._pipeline.push(whole))
+            else:
+                frames, raw = self._pipeline.push_with_raw(whole)
+                if len(frames):
+                    self._unscored.append(frames)
+                    self._unscored_raw.append(raw)
 
     def _drop_old_silence(self) -> None:
         """``server_vad``, no turn under way: forget silence that no turn can reach any more.
@@ -809,7 +853,7 @@ class Session:
             self._pending_item = None
         else:
             if config.noise_reduction != old.noise_reduction:
-                self._pipeline = self._new_pipeline()  # the denoise stage comes, goes or changes
+                self._build_pipeline()  # the denoise stage comes, goes or changes
             if config.noise_reduction != old.noise_reduction or (config.turn_detection is None) != (
                 old.turn_detection is None
             ):

@@ -194,7 +194,9 @@ class Connection:
         if request is None:
             return
         self._idle.clear()
-        self._window, self._arrivals = self._arrivals, deque(maxlen=_MAX_ARRIVALS)
+        if not self.session.awaiting_second_opinion:
+            # the appends these frames came from (a second opinion scores the same frames again)
+            self._window, self._arrivals = self._arrivals, deque(maxlen=_MAX_ARRIVALS)
         self.scorer.submit(request, self._on_scores)
 
     def _on_scores(self, result: FloatArray | Exception) -> None:

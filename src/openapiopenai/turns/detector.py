@@ -31,7 +31,9 @@ where it began (its first frame, the last one before the probability went up, is
 model's state lags, so the frame in which speech begins has rarely risen yet).
 ``min_speech_duration_ms`` still counts from the crossing frame; for ``warmup_ms`` after a
 reset (the model's state is fresh then and over-scores non-speech) it is at least
-``warmup_min_speech_ms``.
+``warmup_min_speech_ms``. A caller may also pass a second opinion per frame (``confirm``: the
+same model on the un-denoised input while noise reduction is on); then a pending onset is
+confirmed only once that has reached the exit threshold at some frame since the crossing.
 ``SpeechStarted.audio_start`` is the onset minus the prefix padding, clamped at the start of the
 current buffer. ``SpeechStopped.audio_end`` is the end of the last speech frame plus
 ``silence_duration``: the point at which the stop is decided, "including the silence" as the
@@ -145,6 +147,7 @@ class TurnDetector:
         self._held = 0  # frames a reached stop has waited for a rise (see _hold)
         self._held_at = 0.0  # the last held frame's probability
         self._previous: float | None = None  # the last frame's probability, if it was loud enough
+        self._agreed = False  # the second opinion reached the exit threshold since the crossing
         self._last_speech_end = origin
         self._idle_start = origin
 
@@ -200,8 +203,15 @@ class TurnDetector:
         self._held_at = probability
         return True
 
-    def push(self, probability: float, level_dbfs: float | None = None) -> list[TurnEvent]:
-        """Advance by one frame."""
+    def push(
+        self, probability: float, level_dbfs: float | None = None, confirm: float | None = None
+    ) -> list[TurnEvent]:
+        """Advance by one frame.
+
+        ``confirm`` is an optional second opinion on the same frame (the model's probability on
+        other audio of the same moment). When given, a turn starts only once it has also reached
+        the exit threshold at some frame of the pending run; until then the onset stays pending.
+        It has no say while a turn is under way."""
         start = self.position
         end = start + self.frame_length
         self.position = end
@@ -229,10 +239,12 @@ class TurnDetector:
                 self._crossing = start
                 back = min(rising, self._lookback_frames) * self.frame_length
                 self._onset = max(start - back, self.buffer_start)
+                self._agreed = False
+            self._agreed = self._agreed or confirm is None or confirm >= self._exit
             needed = self._min_speech
             if self._crossing < self._reset_at + self._warmup:
                 needed = max(needed, self._warmup_min_speech)
-            if end - self._crossing >= needed:
+            if end - self._crossing >= needed and self._agreed:
                 events.append(self._start(end))
                 if self._max_speech is not None and end - self._onset >= self._max_speech:
                     events.append(self._stop(end, end, "max_duration"))
@@ -245,10 +257,16 @@ class TurnDetector:
             self.buffer_start = end
         return events
 
-    def push_many(self, probabilities: list[float], levels: list[float] | None = None) -> list[TurnEvent]:
+    def push_many(
+        self,
+        probabilities: list[float],
+        levels: list[float] | None = None,
+        confirms: list[float] | None = None,
+    ) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         for i, p in enumerate(probabilities):
-            events.extend(self.push(p, None if levels is None else levels[i]))
+            level = None if levels is None else levels[i]
+            events.extend(self.push(p, level, None if confirms is None else confirms[i]))
         return events
 
     def finish(self, heard_until: int | None = None) -> list[TurnEvent]:

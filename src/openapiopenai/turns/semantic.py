@@ -152,10 +152,12 @@ class SemanticTurnDetector:
         return self._inner.earliest_turn_start()
 
     # -- the rule ------------------------------------------------------------------------------
-    def push(self, probability: float, level_dbfs: float | None = None) -> list[SemanticEvent]:
-        """Advance by one frame."""
+    def push(
+        self, probability: float, level_dbfs: float | None = None, confirm: float | None = None
+    ) -> list[SemanticEvent]:
+        """Advance by one frame (``confirm``: as :meth:`TurnDetector.push`)."""
         events: list[SemanticEvent] = []
-        for event in self._inner.push(probability, level_dbfs):
+        for event in self._inner.push(probability, level_dbfs, confirm):
             if isinstance(event, SpeechStarted):
                 self._turn_start = event.audio_start
                 self._end_pause()

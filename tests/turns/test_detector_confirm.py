@@ -60,12 +60,21 @@ def test_agreement_must_come_within_the_same_run() -> None:
     assert run(det, probs, confirms) == []
 
 
-def test_the_second_opinion_has_no_say_once_a_turn_is_under_way() -> None:
-    probs = [0.9] * 20 + [0.01] * 30
-    confirms: list[float | None] = [0.9] + [0.0] * 49
+def test_a_turn_under_way_continues_while_either_opinion_hears_speech() -> None:
+    # the first opinion falls silent at frame 20; the second still hears speech until frame 30
+    probs = [0.9] * 20 + [0.01] * 40
+    confirms: list[float | None] = [0.9] * 30 + [0.0] * 30
     events = run(detector(), probs, confirms)
     started, stopped = events[0][1], events[1][1]
     assert started == SpeechStarted(onset=0, audio_start=0)
+    assert isinstance(stopped, SpeechStopped) and stopped.speech_end == 30 * FRAME
+
+
+def test_the_turn_ends_when_both_opinions_are_silent() -> None:
+    probs = [0.9] * 20 + [0.01] * 30
+    confirms: list[float | None] = [0.9] + [0.0] * 49
+    events = run(detector(), probs, confirms)
+    stopped = events[1][1]
     assert isinstance(stopped, SpeechStopped) and stopped.speech_end == 20 * FRAME
 
 

@@ -33,7 +33,8 @@ model's state lags, so the frame in which speech begins has rarely risen yet).
 reset (the model's state is fresh then and over-scores non-speech) it is at least
 ``warmup_min_speech_ms``. A caller may also pass a second opinion per frame (``confirm``: the
 same model on the un-denoised input while noise reduction is on); then a pending onset is
-confirmed only once that has reached the exit threshold at some frame since the crossing.
+confirmed only once that has reached the exit threshold at some frame since the crossing, and
+a turn under way continues while either opinion hears speech.
 ``SpeechStarted.audio_start`` is the onset minus the prefix padding, clamped at the start of the
 current buffer. ``SpeechStopped.audio_end`` is the end of the last speech frame plus
 ``silence_duration``: the point at which the stop is decided, "including the silence" as the
@@ -211,7 +212,10 @@ class TurnDetector:
         ``confirm`` is an optional second opinion on the same frame (the model's probability on
         other audio of the same moment). When given, a turn starts only once it has also reached
         the exit threshold at some frame of the pending run; until then the onset stays pending.
-        It has no say while a turn is under way."""
+        Once a turn is under way, either opinion keeps it going (the frame is speech if either
+        is above the exit threshold)."""
+        if confirm is not None and self.state is State.SPEAKING:
+            probability = max(probability, confirm)
         start = self.position
         end = start + self.frame_length
         self.position = end

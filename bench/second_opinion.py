@@ -8,7 +8,8 @@ near_field, far_field), then replays the recorded scores under each onset rule:
 
 * ``alone``: the denoised scores alone (before the second opinion);
 * ``agree>=X``: a turn starts only once the un-denoised score has reached ``X`` at some frame of
-  the pending run (``exit`` = the detector's exit threshold: what runs). Other levels than the
+  the pending run, and a turn under way continues while either score hears speech (``exit`` =
+  the detector's exit threshold: what runs). Other levels than the
   exit threshold are replayed by shifting the second opinion by ``exit - X``, so the detector's
   own rule does the work.
 

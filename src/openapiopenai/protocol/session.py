@@ -577,7 +577,8 @@ class Session:
         (the audio kept for commits and ``retrieve`` is never touched, only what is scored).
 
         With the stage comes a second model stream on the same frames before denoising: a turn
-        starts only when both hear speech (``TurnDetector.push(confirm=...)``), because what the
+        starts only when both hear speech, and goes on while either does
+        (``TurnDetector.push(confirm=...)``), because what the
         denoiser leaves of music, street noise or a new sound's first moments can score as
         speech on its own (docs/noise-reduction.md)."""
         mode = self.config.noise_reduction

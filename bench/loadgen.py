@@ -120,6 +120,19 @@ class Server:
             total += int(fields[11]) + int(fields[12])
         return total / os.sysconf("SC_CLK_TCK")
 
+    def loop_cpu_seconds(self) -> float:
+        """CPU time of the event-loop threads (each process's main thread) of the server and its
+        workers: the part of ``cpu_seconds`` that cannot spread over cores."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/task/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> float:
         """Resident memory of the server and its live workers."""
         total = 0

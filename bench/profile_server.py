@@ -42,7 +42,8 @@ def main() -> int:
     args = parser.parse_args()
 
     port = loadgen.free_port()
-    out = args.output or Path(tempfile.mkdtemp()) / ("profile.txt" if args.profiler == "pyinstrument" else "profile.prof")
+    name = "profile.txt" if args.profiler == "pyinstrument" else "profile.prof"
+    out = args.output or Path(tempfile.mkdtemp()) / name
     serve = ["-m", "openapiopenai", "serve", "--port", str(port), "--log-level", "warning",
              "--max-sessions", "100000"]  # fmt: skip
     if args.profiler == "pyinstrument":

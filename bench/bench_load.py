@@ -14,6 +14,7 @@ machine with the server, so the figures are conservative for a dedicated server.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -31,13 +32,14 @@ def run_once(
     extra = [*args.server_arg, *(["--no-batching"] if mode == "no-batching" else [])]
     server = loadgen.start_server(*extra)
     try:
-        cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+        cpu0, loop0, t0 = server.cpu_seconds(), server.loop_cpu_seconds(), time.perf_counter()
         results = loadgen.run_clients(
             server.port, n, chunk_ms=args.chunk_ms, duration_s=args.duration, loop_s=loop_s,
             processes=args.processes, nice=args.client_nice,
         )  # fmt: skip
         elapsed = time.perf_counter() - t0
         cores = (server.cpu_seconds() - cpu0) / elapsed
+        run_once.loop_cores = (server.loop_cpu_seconds() - loop0) / elapsed  # type: ignore[attr-defined]
         client_cores = loadgen.run_clients.client_cpu_seconds / elapsed  # type: ignore[attr-defined]
     finally:
         server.stop()
@@ -74,12 +76,13 @@ def main() -> int:
     audio = loadgen.loop_audio(loop_s)
     expected = loadgen.expected_stops(audio)
     loop_ms = len(audio) // 48
-    header = ("mode", "N", "p50 ms", "p99 ms", "server CPU", "client CPU", "events", "missed", "failed")
+    header = ("mode", "N", "p50 ms", "p99 ms", "server CPU", "of it loop", "client CPU", "events", "missed",
+              "failed", "load avg")  # fmt: skip
     print(
         f"append size {args.chunk_ms} ms, {args.duration:.0f} s per client,"
         f" clients at nice {args.client_nice}"
     )
-    print("{:12} {:>5} {:>8} {:>8} {:>11} {:>11} {:>7} {:>7} {:>7}".format(*header))
+    print("{:12} {:>5} {:>8} {:>8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>7} {:>9}".format(*header))
     for n in args.sessions:
         for mode in args.modes:
             p99s = []
@@ -88,8 +91,9 @@ def main() -> int:
                 p99s.append(s["p99_ms"])
                 print(
                     f"{mode:12} {n:>5} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} "
-                    f"{cores:>10.2f}c {client_cores:>10.2f}c "
-                    f"{int(s['events']):>7} {int(s['missed_turns']):>7} {int(s['failed_clients']):>7}",
+                    f"{cores:>10.2f}c {run_once.loop_cores:>10.2f}c {client_cores:>10.2f}c "  # type: ignore[attr-defined]
+                    f"{int(s['events']):>7} {int(s['missed_turns']):>7} {int(s['failed_clients']):>7}"
+                    f" {os.getloadavg()[0]:>9.2f}",
                     flush=True,
                 )
             if args.repeat > 1:

@@ -5,7 +5,8 @@ real-time pace in fixed appends over a raw WebSocket, like a telephony bridge wo
 records when each append was sent. For every ``speech_started``/``speech_stopped`` it gets, the
 latency is measured from the send time of the append that completed the deciding model frame
 (frames lie on a fixed 32 ms grid of the session's audio; a stop is decided at the first frame
-end at or after ``audio_end_ms``, a start at the end of its onset frame) *plus the resampler's
+end at or after ``audio_end_ms``, a start at the frame where the offline engine, fed the same
+appends, confirmed it: ``start_decisions``) *plus the resampler's
 look-ahead*: 24 -> 16 kHz conversion (soxr HQ) needs about 21 ms of audio past a frame's end,
 plus up to one 10 ms block, before that frame exists, so the deciding audio reaches
 ``LOOKAHEAD_MS`` past the frame end. Without this, an append boundary falling inside the
@@ -72,6 +73,31 @@ def expected_stops(audio: bytes) -> list[int]:
     return [e.audio_end_ms for e in detector.feed(audio) if e.type == "input_audio_buffer.speech_stopped"]  # type: ignore[attr-defined]
 
 
+def start_decisions(audio: bytes, chunk_ms: int, appends: int) -> dict[int, int]:
+    """``audio_start_ms`` -> the wire ms that decided it, for every ``speech_started`` a client
+    sending ``appends`` appends of ``audio`` (looped, as ``run_client`` does) gets.
+
+    The decision point of a start cannot be read off the wire: the onset is confirmed some frames
+    after ``audio_start_ms + prefix_padding_ms`` (more when speech hesitates), and at the start of
+    a stream or right after a commit ``audio_start_ms`` is clamped to the buffer's start. The
+    offline engine, fed the same appends, says where each start was decided (events do not depend
+    on chunking or scheduling, so the server decides at the same audio)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from openapiopenai import Detector
+
+    chunk = chunk_ms * RATE * 2 // 1000
+    pieces = [audio[i : i + chunk] for i in range(0, len(audio) - chunk + 1, chunk)]
+    detector = Detector()
+    decided: dict[int, int] = {}
+    for k in range(appends):
+        for event in detector.feed(pieces[k % len(pieces)]):
+            if event.type == "input_audio_buffer.speech_started":
+                point = detector.session.decision_point_ms(str(event.event_id))  # type: ignore[attr-defined]
+                if point is not None:
+                    decided[event.audio_start_ms] = point  # type: ignore[attr-defined]
+    return decided
+
+
 def append_messages(audio: bytes, chunk_ms: int) -> list[str]:
     """``audio`` (PCM16 24 kHz) as ``input_audio_buffer.append`` messages of ``chunk_ms`` each."""
     chunk = chunk_ms * RATE * 2 // 1000
@@ -114,6 +140,19 @@ class Server:
         for pid in self.pids():
             try:
                 with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def loop_cpu_seconds(self) -> float:
+        """CPU time of the event-loop threads (each process's main thread) of the server and its
+        workers: the part of ``cpu_seconds`` that cannot spread over cores."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/task/{pid}/stat") as fh:
                     fields = fh.read().rsplit(")", 1)[1].split()
             except FileNotFoundError:
                 continue
@@ -165,7 +204,13 @@ class ClientResult:
 
 
 async def run_client(
-    url: str, audio: bytes, chunk_ms: int, duration_s: float, start_delay: float, result: ClientResult
+    url: str,
+    audio: bytes,
+    chunk_ms: int,
+    duration_s: float,
+    start_delay: float,
+    result: ClientResult,
+    starts: dict[int, int] | None = None,
 ) -> None:
     from websockets.asyncio.client import connect
 
@@ -184,7 +229,11 @@ async def run_client(
                         result.stops.append(event["audio_end_ms"])
                         deciding = math.ceil(event["audio_end_ms"] / FRAME_MS) * FRAME_MS + LOOKAHEAD_MS
                     elif kind == "input_audio_buffer.speech_started":
-                        deciding = event["audio_start_ms"] + PREFIX_MS + FRAME_MS + LOOKAHEAD_MS
+                        start = event["audio_start_ms"]
+                        # where the offline engine decided this start; the wire-only guess is
+                        # wrong for clamped starts and hesitant onsets (see ``start_decisions``)
+                        point = (starts or {}).get(start, start + PREFIX_MS + FRAME_MS)
+                        deciding = point + LOOKAHEAD_MS
                     else:
                         result.errors += kind == "error"
                         continue
@@ -221,13 +270,14 @@ def worker(
     if nice:
         os.nice(nice)
     audio = loop_audio(loop_s)
+    starts = start_decisions(audio, chunk_ms, int(duration_s * 1000 // chunk_ms))
     rng = random.Random(seed)
     results = [ClientResult() for _ in range(clients)]
 
     async def main() -> None:
         # stagger starts over one second so the clients' appends do not all land together
         await asyncio.gather(
-            *(run_client(url, audio, chunk_ms, duration_s, rng.random(), r) for r in results)
+            *(run_client(url, audio, chunk_ms, duration_s, rng.random(), r, starts) for r in results)
         )
 
     asyncio.run(main())

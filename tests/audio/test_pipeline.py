@@ -98,6 +98,20 @@ def test_reset_forgets_partial_input_and_restarts_frame_count() -> None:
     assert pipeline.frames_emitted == len(fresh)
 
 
+def test_frames_handed_out_are_the_callers_to_keep() -> None:
+    """The frames a push returns share no memory with what the pipeline carries: a caller that
+    keeps (or scribbles on) them changes nothing that follows."""
+    expected = AudioPipeline(PCM16_24K, 16_000, 512).push(PCM16_AUDIO)
+    pipeline = AudioPipeline(PCM16_24K, 16_000, 512)
+    step = 4_800  # 100 ms appends, each leaving a partial frame behind
+    kept = []
+    for start in range(0, len(PCM16_AUDIO), step):
+        frames = pipeline.push(PCM16_AUDIO[start : start + step])
+        kept.append(frames.copy())
+        frames[:] = 7.0
+    assert np.array_equal(np.concatenate(kept), expected)
+
+
 def test_attributes_describe_the_path() -> None:
     pipeline = AudioPipeline(PCMU, 16_000, 512)
     assert (pipeline.input_rate, pipeline.model_rate, pipeline.frame_samples) == (8_000, 16_000, 512)

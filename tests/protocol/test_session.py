@@ -248,6 +248,37 @@ def test_binary_and_oversized_frames_are_errors() -> None:
     assert codes == ["invalid_event", "message_too_large"]
 
 
+def test_a_bad_append_behind_a_waiting_commit_is_reported_after_the_commit() -> None:
+    """Errors keep their place: an append that cannot be decoded, sent after a commit that waits
+    for earlier audio to be scored, gets its error after the commit's events."""
+    session = new_session(turn_detection=None)
+    session.receive_text(json.dumps(append(pcm16(silence(300)))))
+    session.receive_text(json.dumps({"type": "input_audio_buffer.commit"}))
+    session.receive_text('{"type": "input_audio_buffer.append", "audio": "%%%"}')
+    session.receive_text(json.dumps(append(pcm16(silence(200)))))
+    pump(session)
+    out = [json.loads(t) for t in session.events_to_send()]
+    assert types(out)[0] == "input_audio_buffer.committed"
+    assert types(out)[-1] == "error" and out[-1]["error"]["param"] == "audio"
+    assert types(send(session, {"type": "input_audio_buffer.commit"}))[0] == "input_audio_buffer.committed"
+
+
+def test_appends_queued_behind_a_waiting_event_stay_behind_it() -> None:
+    """An append arriving while a clear waits for scores is applied after the clear, not before:
+    the turn it carries survives the clear."""
+    session = new_session()
+    session.receive_text(json.dumps(append(pcm16(silence(500)))))
+    session.receive_text(json.dumps({"type": "input_audio_buffer.clear"}))
+    session.receive_text(json.dumps(append(TURN)))
+    pump(session)
+    assert types([json.loads(t) for t in session.events_to_send()])[:4] == [
+        "input_audio_buffer.cleared",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]
+
+
 def test_buffer_limit_rejects_the_append_only() -> None:
     session = new_session(limits=SessionLimits(max_buffer_bytes=48 * 200))
     send(session, append(pcm16(silence(150))))

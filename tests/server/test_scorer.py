@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -144,6 +145,49 @@ async def test_submitted_requests_come_back_through_their_callbacks() -> None:
             assert not isinstance(got, Exception)
             np.testing.assert_array_equal(got, req.frames[:, 0])
     finally:
+        await scorer.stop()
+
+
+@dataclass
+class GatedModel(RecordingModel):
+    """A RecordingModel whose first call waits at a gate: the worker is busy in a model call
+    while the test submits more."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def score(self, frames: FloatArray, states: Sequence[StreamState], sample_rate: int) -> FloatArray:
+        self.entered.set()
+        self.gate.wait()
+        return super().score(frames, states, sample_rate)
+
+
+async def test_requests_submitted_while_the_worker_is_busy_are_all_answered() -> None:
+    """No lost wake-ups: requests that arrive during a model call (the wake flag already set
+    by the first of them) are all picked up, and so are requests after the worker went idle."""
+    model = GatedModel()
+    scorer = Scorer(model)
+    await scorer.start()
+    try:
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[FloatArray | Exception] = loop.create_future()
+        scorer.submit(request([0.5]), first.set_result)
+        await asyncio.to_thread(model.entered.wait)  # the worker is inside the model call
+        later = [request([i / 100, i / 200]) for i in range(20)]
+        futures = [loop.create_future() for _ in later]
+        for req, future in zip(later, futures, strict=True):
+            scorer.submit(req, future.set_result)
+        model.gate.set()
+        results = await asyncio.wait_for(asyncio.gather(first, *futures), 30)
+        for req, got in zip([None, *later], results, strict=True):
+            assert not isinstance(got, Exception)
+            if req is not None:
+                np.testing.assert_array_equal(got, req.frames[:, 0])
+        # the worker is idle again: a new request still wakes it
+        (again,) = await score_all(scorer, [request([0.25])])
+        assert not isinstance(again, Exception) and again.tolist() == [0.25]
+    finally:
+        model.gate.set()
         await scorer.stop()
 
 

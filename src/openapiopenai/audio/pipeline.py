@@ -96,16 +96,26 @@ class AudioPipeline:
             if self._skip:
                 dropped = min(self._skip, len(samples))
                 samples, self._skip = samples[dropped:], self._skip - dropped
-        if len(self._sample_carry):
-            samples = np.concatenate((self._sample_carry, samples))
-        n = len(samples) // self.frame_samples
-        used = n * self.frame_samples
-        self._sample_carry = samples[used:].copy()
+        carry = self._sample_carry
+        held = len(carry)
+        n = (held + len(samples)) // self.frame_samples
+        if not n:
+            self._sample_carry = np.concatenate((carry, samples)) if held else samples.copy()
+            if self.denoise is not None:
+                self._raw_carry = raw.copy()
+            empty = np.empty((0, self.frame_samples), dtype=np.float32)
+            return empty, empty
+        # the frames are written once into a fresh array the caller may keep
+        frames = np.empty((n, self.frame_samples), dtype=np.float32)
+        flat = frames.reshape(-1)
+        taken = len(flat) - held
+        flat[:held] = carry
+        flat[held:] = samples[:taken]
+        self._sample_carry = samples[taken:].copy()
         self.frames_emitted += n
-        # a fresh array the caller may keep: ``samples`` is never touched again
-        frames = np.ascontiguousarray(samples[:used], dtype=np.float32).reshape(n, self.frame_samples)
         if self.denoise is None:
             return frames, frames
+        used = len(flat)
         self._raw_carry = raw[used:].copy()
         raw_frames = np.ascontiguousarray(raw[:used], dtype=np.float32).reshape(n, self.frame_samples)
         return frames, raw_frames

@@ -55,7 +55,8 @@ class StreamingResampler:
         if len(self._pending):
             x = np.concatenate((self._pending, x))
         usable = len(x) - len(x) % self.block
-        self._pending = x[usable:].copy()
+        # whole blocks only (an append of whole 10 ms, the usual case, carries nothing over)
+        self._pending = x[usable:].copy() if usable < len(x) else _EMPTY
         if not usable:
             return _EMPTY
         # Whole blocks in one call: soxr returns for k blocks at once exactly what k calls of one

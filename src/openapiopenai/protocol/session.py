@@ -271,7 +271,16 @@ class Session:
         except ProtocolError as exc:
             self._error_in_order(exc)
             return
-        self._inbox.append(_ClientEvent(event["type"], event))
+        kind = event["type"]
+        if kind == APPEND and not self._inbox:
+            # nothing waits before it and appends are never held back: what ``_drain`` would do
+            # with it, without queueing it first (the hot path: most client messages are these)
+            try:
+                self._handle(kind, event)
+            except ProtocolError as exc:
+                self._error(exc)
+            return
+        self._inbox.append(_ClientEvent(kind, event))
         self._drain()
 
     def receive_audio(self, data: bytes) -> None:

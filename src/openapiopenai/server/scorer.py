@@ -193,7 +193,11 @@ class Scorer:
         exception, later on the event loop. A callback, not a future: the loop creates no task
         or future per request, which matters at tens of thousands of appends a second."""
         self._pending.append((request, done))
-        self._wake.set()
+        # ``Event.set`` takes a lock and notifies; while the flag is still set no worker has
+        # cleared it yet, and a worker clears it before it drains ``_pending``, so it will see
+        # the request appended above
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _work(self) -> None:
         """A worker thread: admit new requests, make one model call, hand back what finished.

@@ -30,8 +30,8 @@ EXIT_GAP = 0.15
 #: exit of 0, which every frame meets). Continuous with the gap rule at threshold 0.3.
 EXIT_FLOOR_RATIO = 0.5
 #: Default onset dating: up to two Silero frames (32 ms each). A causal model crosses the threshold
-#: only after it has heard some of the speech; the frames just before the crossing over which the
-#: probability was already climbing are the start of the same rise.
+#: only after it has heard some of the speech; the frames just before the crossing that were
+#: already part of the rise (above the exit threshold, or climbing out of silence) are where it began.
 DEFAULT_ONSET_LOOKBACK_MS = 64
 #: A frame counts as part of that climb only at or above this probability: Silero's output on
 #: silence and steady background sits below it, where frame-to-frame wobble is not a rise.
@@ -65,9 +65,10 @@ class TurnDetectionConfig:
     #: ``threshold`` for no hysteresis.
     exit_threshold: float | None = None
     #: Date a turn's onset back over the frames (at most this long) just before the one that
-    #: crossed ``threshold`` over which the probability was already rising (each frame >= the one
-    #: before it and >= :data:`ONSET_RISE_FLOOR`). 0: no dating. Also the longest a stop waits
-    #: when the silence window ends on such a rise (speech resuming there continues the turn).
+    #: crossed ``threshold`` that were part of its rise (each >= the exit threshold, or
+    #: >= :data:`ONSET_RISE_FLOOR` and below the frame after it). 0: no dating. Also the longest
+    #: a stop waits when the silence window ends on such a rise (speech resuming there continues
+    #: the turn).
     onset_lookback_ms: int = DEFAULT_ONSET_LOOKBACK_MS
     #: A turn starts only after this much continuous speech (its onset stays the first frame).
     min_speech_duration_ms: int = DEFAULT_MIN_SPEECH_DURATION_MS

@@ -134,30 +134,27 @@ class Server:
                 pass
         return found
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the server and its live workers."""
+    def _cpu(self, stat_path: str) -> float:
+        """User + system CPU seconds over the server's processes, from ``stat_path`` (a format
+        with ``{pid}``); processes that exited meanwhile count nothing."""
         total = 0
         for pid in self.pids():
             try:
-                with open(f"/proc/{pid}/stat") as fh:
+                with open(stat_path.format(pid=pid)) as fh:
                     fields = fh.read().rsplit(")", 1)[1].split()
             except FileNotFoundError:
                 continue
             total += int(fields[11]) + int(fields[12])
         return total / os.sysconf("SC_CLK_TCK")
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the server and its live workers."""
+        return self._cpu("/proc/{pid}/stat")
+
     def loop_cpu_seconds(self) -> float:
         """CPU time of the event-loop threads (each process's main thread) of the server and its
         workers: the part of ``cpu_seconds`` that cannot spread over cores."""
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/task/{pid}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return self._cpu("/proc/{pid}/task/{pid}/stat")
 
     def rss_mib(self) -> float:
         """Resident memory of the server and its live workers."""

@@ -608,9 +608,12 @@ class Session:
         self._pending_item = None
         self._turn_end_requests.clear()
 
-    def _queue_frames(self, frames: FloatArray) -> None:
+    def _queue_frames(self, frames: FloatArray, raw: FloatArray | None = None) -> None:
+        """Frames to score; with noise reduction, ``raw``: the same frames before the denoiser."""
         if len(frames):
             self._unscored.append(frames)
+            if raw is not None:
+                self._unscored_raw.append(raw)
 
     def _decode_audio(self, event: dict[str, Any], event_id: str | None) -> bytes:
         audio = event.get("audio")
@@ -665,10 +668,7 @@ class Session:
             if self._raw_state is None:
                 self._queue_frames(self._pipeline.push(whole))
             else:
-                frames, raw = self._pipeline.push_with_raw(whole)
-                if len(frames):
-                    self._unscored.append(frames)
-                    self._unscored_raw.append(raw)
+                self._queue_frames(*self._pipeline.push_with_raw(whole))
 
     def _drop_old_silence(self) -> None:
         """``server_vad``, no turn under way: forget silence that no turn can reach any more.

@@ -35,7 +35,7 @@ def run_once(
         cpu0, loop0, t0 = server.cpu_seconds(), server.loop_cpu_seconds(), time.perf_counter()
         results = loadgen.run_clients(
             server.port, n, chunk_ms=args.chunk_ms, duration_s=args.duration, loop_s=loop_s,
-            processes=args.processes, nice=args.client_nice,
+            processes=args.processes, nice=args.client_nice, client=args.client,
         )  # fmt: skip
         elapsed = time.perf_counter() - t0
         cores = (server.cpu_seconds() - cpu0) / elapsed
@@ -54,6 +54,13 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of audio per client")
     parser.add_argument("--chunk-ms", type=int, default=20, help="audio per append (default: 20)")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "websockets"],
+        default="raw",
+        help="real-time client: raw (pre-framed appends on one scheduler per process, the lightest on "
+        "the CPU the server shares) or websockets (the library's client, one task per client)",
+    )
     parser.add_argument("--modes", nargs="+", default=["batching", "no-batching"])
     parser.add_argument(
         "--client-nice",

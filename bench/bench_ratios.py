@@ -93,10 +93,12 @@ def flood_worker(
     queue.put((len(ends), max(ends) if ends else float("nan"), len(pieces) * chunk_ms / 1000))
 
 
-def flood(sessions: int, chunk_ms: int, seconds: float, processes: int) -> tuple[float, float]:
+def flood(
+    sessions: int, chunk_ms: int, seconds: float, processes: int, server_args: list[str]
+) -> tuple[float, float]:
     """Audio seconds per wall second for ``sessions`` flooding clients, and the server's cores.
     Every client connects first; the clock starts when all are connected."""
-    server = loadgen.start_server()
+    server = loadgen.start_server(*server_args)
     try:
         url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=gpt-realtime"
         ctx = mp.get_context("spawn")
@@ -127,7 +129,7 @@ def flood(sessions: int, chunk_ms: int, seconds: float, processes: int) -> tuple
 
 
 def realtime(n: int, args: argparse.Namespace, expected: list[int], loop_ms: int) -> dict[str, float]:
-    server = loadgen.start_server()
+    server = loadgen.start_server(*args.server_arg)
     try:
         results = loadgen.run_clients(
             server.port, n, chunk_ms=args.chunk_ms, duration_s=args.duration, loop_s=30.0,
@@ -148,11 +150,19 @@ def main() -> int:
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--client-nice", type=int, default=10)
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra option for `openapiopenai serve` (repeat; e.g. --server-arg=--workers=2)",
+    )
     args = parser.parse_args()
 
     reference = loop_reference()
     print(f"single-stream frame-model loop: {reference:.0f}x real time (R)")
-    throughput, cores = flood(args.flood_sessions, args.chunk_ms, args.flood_seconds, args.processes)
+    throughput, cores = flood(
+        args.flood_sessions, args.chunk_ms, args.flood_seconds, args.processes, args.server_arg
+    )
     print(
         f"flood, {args.flood_sessions} clients, {args.chunk_ms} ms appends: {throughput:.0f}x real time"
         f" on {cores:.2f} server cores -> flood ratio {throughput / reference:.2f}"

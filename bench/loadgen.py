@@ -200,6 +200,33 @@ class ClientResult:
     failed: bool = False
 
 
+def record(
+    event: dict[str, Any],
+    now: float,
+    sent_at: list[float],
+    chunk_ms: int,
+    starts: dict[int, int] | None,
+    result: ClientResult,
+) -> None:
+    """Charge one received server event to the append that completed its deciding audio."""
+    kind = event["type"]
+    if kind == "input_audio_buffer.speech_stopped":
+        result.stops.append(event["audio_end_ms"])
+        deciding = math.ceil(event["audio_end_ms"] / FRAME_MS) * FRAME_MS + LOOKAHEAD_MS
+    elif kind == "input_audio_buffer.speech_started":
+        start = event["audio_start_ms"]
+        # where the offline engine decided this start; the wire-only guess is
+        # wrong for clamped starts and hesitant onsets (see ``start_decisions``)
+        point = (starts or {}).get(start, start + PREFIX_MS + FRAME_MS)
+        deciding = point + LOOKAHEAD_MS
+    else:
+        result.errors += kind == "error"
+        return
+    index = min(len(sent_at) - 1, max(0, math.ceil(deciding / chunk_ms) - 1))
+    if 0 <= index < len(sent_at):
+        result.latencies_ms.append((now - sent_at[index]) * 1000)
+
+
 async def run_client(
     url: str,
     audio: bytes,
@@ -219,24 +246,7 @@ async def run_client(
 
             async def receive() -> None:
                 async for raw in ws:
-                    now = time.perf_counter()
-                    event = json.loads(raw)
-                    kind = event["type"]
-                    if kind == "input_audio_buffer.speech_stopped":
-                        result.stops.append(event["audio_end_ms"])
-                        deciding = math.ceil(event["audio_end_ms"] / FRAME_MS) * FRAME_MS + LOOKAHEAD_MS
-                    elif kind == "input_audio_buffer.speech_started":
-                        start = event["audio_start_ms"]
-                        # where the offline engine decided this start; the wire-only guess is
-                        # wrong for clamped starts and hesitant onsets (see ``start_decisions``)
-                        point = (starts or {}).get(start, start + PREFIX_MS + FRAME_MS)
-                        deciding = point + LOOKAHEAD_MS
-                    else:
-                        result.errors += kind == "error"
-                        continue
-                    index = min(len(sent_at) - 1, max(0, math.ceil(deciding / chunk_ms) - 1))
-                    if 0 <= index < len(sent_at):
-                        result.latencies_ms.append((now - sent_at[index]) * 1000)
+                    record(json.loads(raw), time.perf_counter(), sent_at, chunk_ms, starts, result)
 
             reader = asyncio.create_task(receive())
             begin = time.perf_counter()
@@ -254,6 +264,148 @@ async def run_client(
         result.failed = True
 
 
+#: the masking key of every client frame: RFC 6455 makes clients mask and lets the server accept
+#: any key, so a fixed one lets each append be framed once, before the clock starts
+MASK = b"\x37\xfa\x21\x3d"
+
+
+def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One final, masked client frame (RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 1 << 16:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    key = np.frombuffer((MASK * (n // 4 + 1))[:n], np.uint8)
+    return header + MASK + (np.frombuffer(payload, np.uint8) ^ key).tobytes()
+
+
+class RawClient(asyncio.Protocol):
+    """A WebSocket client reduced to what a load test needs: an upgrade request, pre-framed
+    appends written straight to the socket, and a frame reader that parses only the events it
+    times (and answers pings). The ``websockets`` client costs the shared machine about five
+    times more CPU per append, which the server then lacks; clients on other machines would not
+    take it from the server at all."""
+
+    def __init__(
+        self, host: str, path: str, result: ClientResult, chunk_ms: int, starts: dict[int, int]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.host, self.path, self.result, self.chunk_ms, self.starts = host, path, result, chunk_ms, starts
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.sent_at: list[float] = []
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the upgrade"))
+
+    def send(self, frame: bytes) -> None:
+        if self.transport is None:
+            self.result.failed = True
+            return
+        self.sent_at.append(time.perf_counter())
+        self.transport.write(frame)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.write(client_frame(b"\x03\xe8", 0x8))
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        buf = self.buffer
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(ConnectionError(bytes(buf[:end]).decode(errors="replace")))
+                return
+            del buf[: end + 4]
+            self.upgraded = True
+            self.opened.set_result(None)
+        pos = 0
+        while len(buf) - pos >= 2:
+            opcode, n, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
+            if n == 126:
+                n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif n == 127:
+                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if len(buf) - pos < head + n:
+                break
+            payload = bytes(buf[pos + head : pos + head + n])
+            pos += head + n
+            if opcode == 0x1 and (b"speech_st" in payload or b"error" in payload):
+                record(json.loads(payload), now, self.sent_at, self.chunk_ms, self.starts, self.result)
+            elif opcode == 0x9 and self.transport is not None:
+                self.transport.write(client_frame(payload, 0xA))
+        del buf[:pos]
+
+
+async def run_raw_clients(
+    url: str, frames: list[bytes], chunk_ms: int, duration_s: float, phases: list[float],
+    results: list[ClientResult], starts: dict[int, int],
+) -> None:  # fmt: skip
+    """``len(results)`` clients, each sending ``frames`` in turn at real-time pace from its phase
+    (seconds after the common start), on one scheduler instead of a task per client."""
+    import heapq
+    from urllib.parse import urlsplit
+
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    clients: list[RawClient | None] = []
+    for result in results:
+        try:
+            _, proto = await loop.create_connection(
+                lambda r=result: RawClient(f"{host}:{port}", path, r, chunk_ms, starts),  # type: ignore[misc]
+                host,
+                port,
+            )
+            await proto.opened
+            clients.append(proto)
+        except (OSError, ConnectionError):
+            result.failed = True
+            clients.append(None)
+    n = int(duration_s * 1000 // chunk_ms)
+    period = chunk_ms / 1000
+    begin = time.perf_counter() + 0.05
+    due = [(begin + phase, i, 0) for i, phase in enumerate(phases) if clients[i] is not None]
+    heapq.heapify(due)
+    while due:
+        at, i, k = heapq.heappop(due)
+        delay = at - time.perf_counter()
+        if delay > 0.0005:
+            await asyncio.sleep(delay)
+        client = clients[i]
+        assert client is not None
+        client.send(frames[k % len(frames)])
+        if k + 1 < n:
+            heapq.heappush(due, (at + period, i, k + 1))
+    for result in results:
+        result.sent_ms = n * chunk_ms
+    await asyncio.sleep(1.0)  # let the last events arrive
+    for client in clients:
+        if client is not None:
+            client.close()
+
+
 def worker(
     url: str,
     clients: int,
@@ -263,6 +415,7 @@ def worker(
     seed: int,
     out: Any,
     nice: int = 0,
+    client: str = "raw",
 ) -> None:
     if nice:
         os.nice(nice)
@@ -270,14 +423,27 @@ def worker(
     starts = start_decisions(audio, chunk_ms, int(duration_s * 1000 // chunk_ms))
     rng = random.Random(seed)
     results = [ClientResult() for _ in range(clients)]
+    # stagger starts over one second so the clients' appends do not all land together
+    phases = [rng.random() for _ in results]
 
     async def main() -> None:
-        # stagger starts over one second so the clients' appends do not all land together
-        await asyncio.gather(
-            *(run_client(url, audio, chunk_ms, duration_s, rng.random(), r, starts) for r in results)
-        )
+        if client == "raw":
+            frames = [client_frame(m.encode()) for m in append_messages(audio, chunk_ms)]
+            await run_raw_clients(url, frames, chunk_ms, duration_s, phases, results, starts)
+        else:
+            await asyncio.gather(
+                *(
+                    run_client(url, audio, chunk_ms, duration_s, phase, result, starts)
+                    for phase, result in zip(phases, results, strict=True)
+                )
+            )
 
-    asyncio.run(main())
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out.put(
         (
@@ -288,17 +454,26 @@ def worker(
 
 
 def run_clients(
-    port: int, n: int, *, chunk_ms: int, duration_s: float, loop_s: float, processes: int, nice: int = 0
+    port: int,
+    n: int,
+    *,
+    chunk_ms: int,
+    duration_s: float,
+    loop_s: float,
+    processes: int,
+    nice: int = 0,
+    client: str = "raw",
 ) -> list[ClientResult]:
     """Run ``n`` clients in ``processes`` processes; ``nice`` lowers their CPU priority, so
     that they take what the server leaves (closer to clients on other machines; their own
-    delays in reading events still count against the server's latency)."""
+    delays in reading events still count against the server's latency). ``client``: ``raw``
+    (``RawClient``, the lightest on the shared CPU) or ``websockets`` (the library's client)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     per = [n // processes + (i < n % processes) for i in range(processes)]
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
     procs = [
-        ctx.Process(target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue, nice))
+        ctx.Process(target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue, nice, client))
         for i, k in enumerate(per)
         if k
     ]

@@ -453,6 +453,20 @@ def worker(
     )
 
 
+def _next_result(queue: Any, procs: list[Any]) -> Any:
+    """The next client process's results; fails, instead of waiting forever, once a client
+    process has died without sending them."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=2.0)
+        except queues.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"client process exited with {dead[0].exitcode}") from None
+
+
 def run_clients(
     port: int,
     n: int,
@@ -482,7 +496,7 @@ def run_clients(
     results: list[ClientResult] = []
     cpu = 0.0
     for _ in procs:
-        rows, seconds = queue.get()
+        rows, seconds = _next_result(queue, procs)
         cpu += seconds
         for lat, stops, sent, errors, failed in rows:
             results.append(ClientResult(lat, stops, sent, errors, failed))

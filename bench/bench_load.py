@@ -54,13 +54,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of audio per client")
     parser.add_argument("--chunk-ms", type=int, default=20, help="audio per append (default: 20)")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
-    parser.add_argument(
-        "--client",
-        choices=["raw", "websockets"],
-        default="raw",
-        help="real-time client: raw (pre-framed appends on one scheduler per process, the lightest on "
-        "the CPU the server shares) or websockets (the library's client, one task per client)",
-    )
+    loadgen.add_client_option(parser)
     parser.add_argument("--modes", nargs="+", default=["batching", "no-batching"])
     parser.add_argument(
         "--client-nice",

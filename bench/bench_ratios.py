@@ -133,7 +133,7 @@ def realtime(n: int, args: argparse.Namespace, expected: list[int], loop_ms: int
     try:
         results = loadgen.run_clients(
             server.port, n, chunk_ms=args.chunk_ms, duration_s=args.duration, loop_s=30.0,
-            processes=args.processes, nice=args.client_nice,
+            processes=args.processes, nice=args.client_nice, client=args.client,
         )  # fmt: skip
     finally:
         server.stop()
@@ -149,6 +149,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per real-time client")
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    loadgen.add_client_option(parser)
     parser.add_argument("--client-nice", type=int, default=10)
     parser.add_argument(
         "--server-arg",

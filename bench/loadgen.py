@@ -467,6 +467,17 @@ def _next_result(queue: Any, procs: list[Any]) -> Any:
                 raise RuntimeError(f"client process exited with {dead[0].exitcode}") from None
 
 
+def add_client_option(parser: Any) -> None:
+    """``--client``, the real-time client ``run_clients`` runs (an ``argparse`` parser)."""
+    parser.add_argument(
+        "--client",
+        choices=["raw", "websockets"],
+        default="raw",
+        help="real-time client: raw (pre-framed appends on one scheduler per process, the lightest on "
+        "the CPU the server shares) or websockets (the library's client, one task per client)",
+    )
+
+
 def run_clients(
     port: int,
     n: int,

@@ -55,6 +55,9 @@ _STATS = struct.Struct("=BII")
 _K_REQUEST, _K_FORGET = 1, 2
 _K_READY, _K_START_FAILED, _K_SCORES, _K_ERROR, _K_STATS = 1, 2, 3, 4, 5
 
+#: the scorer process's name in ``ps``/``top`` (Linux keeps 15 characters)
+PROCESS_NAME = "oaoai-scorer"
+
 #: a picklable function that loads the model in the child (``functools.partial(load_model, name)``)
 ModelLoader = Callable[[], SpeechModel]
 
@@ -310,6 +313,11 @@ def _child_main(sock: socket.socket, load: ModelLoader, batching: bool, max_batc
     when the parent closes its end (or dies), not on a terminal's Ctrl-C: the server drains
     its sessions first, and they still need scores."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # tell it apart from the server in ps, top and the load benchmark
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(PROCESS_NAME)
+    except OSError:
+        pass
     sock.setblocking(True)
     try:
         model = load()
@@ -425,4 +433,4 @@ class _Child:
         self.outbox.clear()
 
 
-__all__ = ["ModelLoader", "ProcessScorer", "RemoteModel", "RemoteState"]
+__all__ = ["PROCESS_NAME", "ModelLoader", "ProcessScorer", "RemoteModel", "RemoteState"]

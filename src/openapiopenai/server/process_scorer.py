@@ -100,7 +100,7 @@ class RemoteModel:
     def new_state(self, sample_rate: int) -> RemoteState:
         self._model.new_state(sample_rate)  # the model's own check of the rate
         state = RemoteState(next(self._ids) & 0xFFFFFFFF, sample_rate)
-        weakref.finalize(state, self._forget, state.id)
+        weakref.finalize(state, self._forget, state.id).atexit = False  # nothing to tell by then
         return state
 
     def score(self, frames: FloatArray, states: Sequence[StreamState], sample_rate: int) -> FloatArray:

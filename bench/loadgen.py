@@ -40,7 +40,8 @@ import soxr
 from openapiopenai.server.process_scorer import PROCESS_NAME as SCORER_PROCESS_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data").resolve()
+#: the shared recordings (as the tests find them: ``$OPENAPIOPENAI_SHARED_DATA`` first)
+DATA = Path(os.environ.get("OPENAPIOPENAI_SHARED_DATA") or ROOT / ".." / "shared" / "data").resolve()
 RATE = 24_000
 FRAME_MS = 32
 PREFIX_MS = 300

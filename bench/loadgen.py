@@ -37,8 +37,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from openapiopenai.server.process_scorer import PROCESS_NAME as SCORER_PROCESS_NAME
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data").resolve()
+#: the shared recordings (as the tests find them: ``$OPENAPIOPENAI_SHARED_DATA`` first)
+DATA = Path(os.environ.get("OPENAPIOPENAI_SHARED_DATA") or ROOT / ".." / "shared" / "data").resolve()
 RATE = 24_000
 FRAME_MS = 32
 PREFIX_MS = 300
@@ -134,16 +137,20 @@ class Server:
                 pass
         return found
 
-    def _cpu(self, stat_path: str) -> float:
+    def _cpu(self, stat_path: str, scorer: bool | None = None) -> float:
         """User + system CPU seconds over the server's processes, from ``stat_path`` (a format
-        with ``{pid}``); processes that exited meanwhile count nothing."""
+        with ``{pid}``); processes that exited meanwhile count nothing. ``scorer``: only the
+        scorer processes (``--scorer-process``), or all but them."""
         total = 0
         for pid in self.pids():
             try:
                 with open(stat_path.format(pid=pid)) as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
+                    name, stat = fh.read().split(" (", 1)[1].rsplit(")", 1)
             except FileNotFoundError:
                 continue
+            if scorer is not None and (name == SCORER_PROCESS_NAME) != scorer:
+                continue
+            fields = stat.split()
             total += int(fields[11]) + int(fields[12])
         return total / os.sysconf("SC_CLK_TCK")
 
@@ -154,7 +161,11 @@ class Server:
     def loop_cpu_seconds(self) -> float:
         """CPU time of the event-loop threads (each process's main thread) of the server and its
         workers: the part of ``cpu_seconds`` that cannot spread over cores."""
-        return self._cpu("/proc/{pid}/task/{pid}/stat")
+        return self._cpu("/proc/{pid}/task/{pid}/stat", scorer=False)
+
+    def scorer_process_cpu_seconds(self) -> float:
+        """CPU time of the scorer processes (``--scorer-process``; 0 without them)."""
+        return self._cpu("/proc/{pid}/stat", scorer=True)
 
     def rss_mib(self) -> float:
         """Resident memory of the server and its live workers."""

@@ -73,6 +73,10 @@ class ServerSettings:
     #: threads running model calls; each takes whatever is pending. More than one rarely helps:
     #: their Python glue shares the GIL with the event loop (measured: worse at 400 sessions)
     scorer_threads: int = 1
+    #: score in a child process that owns the streams' model states and the batching schedule
+    #: (the event loop only sends frames and reads probabilities: no GIL shared with the model's
+    #: glue). The child loads ``backend`` itself; ``scorer_threads`` does not apply
+    scorer_process: bool = False
     #: most streams in one model call (larger batches stop getting cheaper per stream)
     max_batch: int = 128
     #: semantic_vad: threads running end-of-turn decisions (~55 ms of one core each)

@@ -38,7 +38,8 @@ from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_b
 from openapiopenai.server.codes import Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
-from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.process_scorer import ProcessScorer
+from openapiopenai.server.scorer import FrameScorer, Scorer
 from openapiopenai.server.transcription import TranscriptionPool
 from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import SpeechModel
@@ -59,13 +60,23 @@ class Hub:
         self.settings = settings
         self.model = model
         self.metrics = Metrics()
-        self.scorer = Scorer(
-            model,
-            batching=settings.batching,
-            metrics=self.metrics,
-            workers=settings.scorer_threads,
-            max_batch=settings.max_batch,
-        )
+        self.scorer: FrameScorer
+        if settings.scorer_process:
+            self.scorer = ProcessScorer(
+                model,
+                functools.partial(load_model, settings.backend),
+                batching=settings.batching,
+                metrics=self.metrics,
+                max_batch=settings.max_batch,
+            )
+        else:
+            self.scorer = Scorer(
+                model,
+                batching=settings.batching,
+                metrics=self.metrics,
+                workers=settings.scorer_threads,
+                max_batch=settings.max_batch,
+            )
         # noise reduction for sessions that ask for it (None: refused, with the hint): the VAD
         # path's per-stream stages, and the hook that cleans work requests' audio
         denoiser, denoise_hint = server_denoiser(settings.denoiser)
@@ -186,7 +197,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     query = parse_qs(websocket.scope.get("query_string", b"").decode("latin-1"))
     intent = query.get("intent", ["realtime"])[0]
     session = Session(
-        hub.model,
+        hub.scorer.model,  # in process mode: states that are handles to the child's
         dialect="beta" if wants_beta(headers, offered) else "ga",
         intent="transcription" if intent == "transcription" else "realtime",
         model_name=query.get("model", [None])[0],
@@ -246,7 +257,7 @@ def create_app(
     settings = settings or ServerSettings()
     model = model or load_model(settings.backend)
     warm = getattr(model, "batch_session", None)  # build Silero's batch graph now, not in a first request
-    if warm is not None:
+    if warm is not None and not settings.scorer_process:  # the scorer process warms its own
         for rate in model.supported_rates():
             warm(rate)
     hub = Hub(settings, model, turn_end)

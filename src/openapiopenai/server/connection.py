@@ -42,7 +42,7 @@ from openapiopenai.protocol.session import Session
 from openapiopenai.protocol.work import TranscriptionRequest, TurnEndRequest
 from openapiopenai.server.codes import Close
 from openapiopenai.server.metrics import Metrics
-from openapiopenai.server.scorer import Scorer
+from openapiopenai.server.scorer import FrameScorer
 from openapiopenai.server.transcription import TranscriptionJob, TranscriptionPool
 from openapiopenai.server.turn_end import TurnEndWorker
 from openapiopenai.vad.base import FloatArray
@@ -76,7 +76,7 @@ class Connection:
         self,
         websocket: WebSocket,
         session: Session,
-        scorer: Scorer,
+        scorer: FrameScorer,
         settings: ServerSettings,
         metrics: Metrics,
         *,

@@ -32,6 +32,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -43,6 +44,21 @@ log = logging.getLogger("openapiopenai.server")
 
 #: receives a request's probabilities, or the exception the model raised, on the event loop
 ScoresCallback = Callable[[FloatArray | Exception], None]
+
+
+class FrameScorer(Protocol):
+    """What the server needs of a scorer: this module's :class:`Scorer` (threads) or
+    :class:`~openapiopenai.server.process_scorer.ProcessScorer` (a child process). Sessions
+    take their states from its ``model``."""
+
+    @property
+    def model(self) -> SpeechModel: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def submit(self, request: ScoreRequest, done: ScoresCallback) -> None: ...
 
 
 def _ignore(_: FloatArray | Exception) -> None:
@@ -248,4 +264,4 @@ class Scorer:
         return [job.out for job in jobs]
 
 
-__all__ = ["Scorer", "ScoresCallback"]
+__all__ = ["FrameScorer", "Scorer", "ScoresCallback"]

@@ -279,6 +279,17 @@ def test_appends_queued_behind_a_waiting_event_stay_behind_it() -> None:
     ]
 
 
+def test_an_append_with_an_unknown_parameter_is_refused_and_its_audio_not_kept() -> None:
+    session = new_session()
+    (error,) = send(session, {**append(pcm16(silence(100))), "codec": "opus", "event_id": "a1"})
+    assert error["error"]["code"] == "unknown_parameter"
+    assert error["error"]["param"] == "codec"
+    assert error["error"]["event_id"] == "a1"
+    validate_ga(json.dumps(error))
+    # the session goes on, and the refused audio never reached the buffer
+    assert types(send(session, {"type": "input_audio_buffer.commit"})) == ["error"]
+
+
 def test_buffer_limit_rejects_the_append_only() -> None:
     session = new_session(limits=SessionLimits(max_buffer_bytes=48 * 200))
     send(session, append(pcm16(silence(150))))

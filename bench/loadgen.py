@@ -296,9 +296,9 @@ def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 class RawClient(asyncio.Protocol):
     """A WebSocket client reduced to what a load test needs: an upgrade request, pre-framed
     appends written straight to the socket, and a frame reader that parses only the events it
-    times (and answers pings). The ``websockets`` client costs the shared machine about five
-    times more CPU per append, which the server then lacks; clients on other machines would not
-    take it from the server at all."""
+    times (and answers pings). The ``websockets`` client took the shared machine about 1.5-2x the
+    CPU (docs/speed.md), which the server then lacks; clients on other machines would not take
+    it from the server at all."""
 
     def __init__(
         self, host: str, path: str, result: ClientResult, chunk_ms: int, starts: dict[int, int]

@@ -17,7 +17,7 @@ import pytest
 import soxr
 
 from openapiopenai.audio import g711
-from openapiopenai.cli import build_parser, main
+from openapiopenai.cli import SUBCOMMANDS, build_parser, main
 from openapiopenai.offline_cli import BROKEN_PIPE_EXIT, HEADERLESS_HINT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -323,7 +323,7 @@ def subparser(name: str) -> argparse.ArgumentParser:
     return chosen
 
 
-@pytest.mark.parametrize("command", ["detect", "eval"])
+@pytest.mark.parametrize("command", list(SUBCOMMANDS))
 def test_help_shows_each_default_once_and_ends_with_examples(command: str) -> None:
     parser = subparser(command)
     for action in parser._actions:
@@ -331,8 +331,32 @@ def test_help_shows_each_default_once_and_ends_with_examples(command: str) -> No
         assert "None" not in (action.help or ""), action.option_strings
     text = parser.format_help()
     tail = text.rstrip().split("\n\n")[-1].splitlines()
-    assert tail[0] == "examples:"
-    assert all(line.startswith(f"  openapiopenai {command} ") for line in tail[1:])
+    assert tail[0] == "examples:", tail  # the examples are the last thing on the page
+    assert len(tail) > 2
+    for line in tail[1:]:  # each an invocation, possibly after an environment variable
+        assert re.match(rf"  (?:[A-Z_]+=\S+ )?openapiopenai {command}\b", line), line
+
+
+@pytest.mark.parametrize("command", list(SUBCOMMANDS))
+def test_every_option_says_what_it_takes_and_its_default(command: str) -> None:
+    """No ``--batch-size BATCH_SIZE``: a value is named (N, MS, PATH...) or its choices listed,
+    and every option has help that shows its default when it has one."""
+    for action in subparser(command)._actions:
+        if not action.option_strings or isinstance(action, argparse._HelpAction):
+            continue
+        flag = action.option_strings[-1]
+        assert action.help, flag
+        if action.nargs != 0:
+            assert action.choices is not None or action.metavar is not None, flag
+            assert action.metavar != action.dest.upper(), flag
+            if not action.required:
+                assert "default" in action.help, flag
+
+
+def test_the_model_flag_reads_the_same_everywhere() -> None:
+    for command in ("serve", "detect", "eval"):
+        flag = next(a for a in subparser(command)._actions if "--transcription-model" in a.option_strings)
+        assert flag.metavar == "NAME_OR_PATH", command
 
 
 def test_top_level_help_ends_with_examples() -> None:
@@ -346,8 +370,12 @@ def test_detect_help_lists_the_choices() -> None:
     assert "{pcm,pcma,pcmu}" in text and "{events,segments,json}" in text
 
 
-@pytest.mark.parametrize("command", [None, "serve", "detect", "eval"])
+@pytest.mark.parametrize("command", [None, *SUBCOMMANDS])
 def test_help_refers_only_to_files_that_exist(command: str | None) -> None:
+    """A path of this repository exists; a path outside a user's checkout (``../``) is never
+    named at all."""
     parser = build_parser(command) if command is None else subparser(command)
-    for ref in re.findall(r"\b(?:docs|examples|tests|bench|tools)/[\w./-]+", parser.format_help()):
+    text = parser.format_help()
+    assert not re.findall(r"(?:^|[\s'\"(=])\.\.?/[\w./-]*", text)
+    for ref in re.findall(r"(?<![\w./-])(?:docs|examples|tests|bench|tools|src)/[\w./-]+", text):
         assert (ROOT / ref.rstrip(".")).exists(), ref

@@ -124,7 +124,13 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME_OR_PATH",
         help=f"faster-whisper model name or local directory (default: {DEFAULT_MODEL}, the bundled copy)",
     )
-    parser.add_argument("--language", default=None, help="language hint for the transcriber (ISO-639-1)")
+    parser.add_argument(
+        "--language",
+        default=None,
+        metavar="CODE",
+        help="language of the speech for the transcriber, ISO-639-1 such as en or de "
+        "(default: the model detects it)",
+    )
     parser.add_argument(
         "--input-format",
         choices=sorted(FORMATS),

@@ -45,13 +45,20 @@ examples:
   OPENAPIOPENAI_API_KEY=sk-local openapiopenai serve --host 0.0.0.0 --workers 4
   openapiopenai serve --ssl-certfile cert.pem --ssl-keyfile key.pem   # wss://
   openapiopenai serve --backend webrtc --max-sessions 200
-turn detection itself (threshold, silence, padding) is set per session by the client
-(session.update), as with OpenAI.
 """
 
 
+#: metavars of settings whose name says too little (``api_key`` -> ``KEY``)
+_METAVARS = {"api_key": "KEY", "host": "ADDRESS"}
+
+
 def _metavar(name: str, kind: type) -> str:
-    """``BYTES``, ``MS``, ``SECONDS``, ``N`` or ``PATH``: what a value means, at a glance."""
+    """``BYTES``, ``MS``, ``SECONDS``, ``N``, ``PATH`` or ``NAME_OR_PATH``: what a value means, at
+    a glance (the same words as ``detect`` and ``eval``)."""
+    if name in _METAVARS:
+        return _METAVARS[name]
+    if name.endswith("_model"):
+        return "NAME_OR_PATH"  # a model name or a local model directory
     if kind is float:
         return "SECONDS"
     if kind is int:
@@ -85,7 +92,11 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run the Realtime WebSocket server",
-        description="Serve /v1/realtime: the input side of the OpenAI Realtime API with server_vad.",
+        description="Serve /v1/realtime: the input side of the OpenAI Realtime API (server_vad and\n"
+        "semantic_vad turn detection, transcription, noise reduction), and a live page at /.\n"
+        "Turn detection itself (threshold, silence, padding) is set per session by the client\n"
+        "(session.update), as with OpenAI; these flags set the server's limits and engines\n"
+        "(all of them, with the environment variables, in docs/serving.md).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -41,7 +41,7 @@ _DEFAULT_TEXT = {"api_key": f"${API_KEY_ENV}, else no auth", "ssl_certfile": "pl
 
 EXAMPLES = """\
 examples:
-  openapiopenai serve                      # ws://127.0.0.1:8000/v1/realtime, no auth
+  openapiopenai serve                      # ws://127.0.0.1:8000/v1/realtime, page at http://127.0.0.1:8000/
   OPENAPIOPENAI_API_KEY=sk-local openapiopenai serve --host 0.0.0.0 --workers 4
   openapiopenai serve --ssl-certfile cert.pem --ssl-keyfile key.pem   # wss://
   openapiopenai serve --backend webrtc --max-sessions 200
@@ -238,14 +238,27 @@ class Ready:
 
 
 def startup_line(settings: ServerSettings, ready: Ready) -> str:
-    """The one line ``serve`` logs when it is ready: where, what model, auth, processes."""
-    scheme = "wss" if settings.ssl_certfile else "ws"
+    """The one line ``serve`` logs when it is ready: where, what model, auth, processes, and the
+    live page's address (on a wildcard host, the loopback one: a browser cannot open 0.0.0.0)."""
+    secure = "s" if settings.ssl_certfile else ""
     auth = "on" if settings.api_key else "off"
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    here = _url_host(settings.host)
+    page = _url_host(_LOOPBACK.get(settings.host, settings.host))
     return (
-        f"serving {scheme}://{settings.host}:{ready.port}/v1/realtime "
-        f"(backend {ready.backend}, auth {auth}, {workers})"
+        f"serving ws{secure}://{here}:{ready.port}/v1/realtime "
+        f"(backend {ready.backend}, auth {auth}, {workers}); "
+        f"live page: http{secure}://{page}:{ready.port}/"
     )
+
+
+#: wildcard hosts -> the address a browser on this machine opens instead
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+
+
+def _url_host(host: str) -> str:
+    """An IPv6 literal in brackets, as a URL needs it."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 @dataclass

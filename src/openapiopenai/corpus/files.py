@@ -124,7 +124,7 @@ def _parquet_column(path: Path) -> list[str]:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise ConfigError("A Parquet manifest needs pyarrow: pip install 'openapiopenai[ray]'") from exc
+        raise ConfigError("A Parquet manifest needs pyarrow: pip install -e '.[ray]' in a checkout") from exc
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

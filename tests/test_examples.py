@@ -8,8 +8,11 @@ import base64
 import contextlib
 import importlib.util
 import json
+import socket
 import subprocess
 import sys
+import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +73,71 @@ def test_quickstart_finishes_a_clip_that_ends_mid_sentence(server: ServerProcess
     kinds = [line.split()[0] for line in done.stdout.splitlines()]
     assert kinds[0] == "input_audio_buffer.speech_started"
     assert kinds[-1] == "input_audio_buffer.committed"
+
+
+def test_quickstart_without_a_server_says_so_in_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    done = run_example("examples/quickstart.py", "--url", url)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"quickstart: no server at {url}: start `openapiopenai serve` (connection refused)"
+    ]
+    assert done.stdout == ""
+
+
+@contextlib.contextmanager
+def tcp_listener(reply: bytes | None) -> Iterator[str]:
+    """A TCP server on a free port that answers every request with ``reply`` (None: never
+    answers); yields its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+            if reply is not None:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_quickstart_time_limit_is_one_line() -> None:
+    with tcp_listener(None) as url:  # accepts, never answers the upgrade
+        started = time.monotonic()
+        done = run_example("examples/quickstart.py", "--url", url, "--timeout", "1")
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"quickstart: timed out after 1 s waiting for {url} (is it an openapiopenai server?)"
+    ]
+    assert elapsed >= 1.0
+
+
+def test_quickstart_with_a_wrong_key_says_which_variable_to_set() -> None:
+    reply = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    with tcp_listener(reply) as url:
+        done = run_example("examples/quickstart.py", "--url", url)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"quickstart: {url} refused the connection with HTTP 401: set OPENAPIOPENAI_API_KEY to the "
+        "server's key"
+    ]
 
 
 @pytest.mark.parametrize("script", ["quickstart.py", "twilio_bridge.py"])

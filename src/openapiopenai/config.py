@@ -29,7 +29,7 @@ API_KEY_ENV = "OPENAPIOPENAI_API_KEY"
 class ServerSettings:
     """Everything ``openapiopenai serve`` can be told; defaults are safe on loopback."""
 
-    #: interface to bind; loopback by default so nothing is exposed by accident
+    #: interface to bind; loopback unless told otherwise, so nothing is exposed by accident
     host: str = "127.0.0.1"
     #: TCP port (0: any free port, single process only)
     port: int = 8000

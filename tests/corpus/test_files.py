@@ -47,7 +47,7 @@ def test_list_files_and_csv_manifests_resolve_relative_paths(corpus: Path) -> No
 
 
 def test_a_missing_path_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="No such file"):
+    with pytest.raises(ConfigError, match="no such file or folder"):
         expand_inputs([str(tmp_path / "missing.wav")])
 
 

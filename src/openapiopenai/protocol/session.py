@@ -573,12 +573,15 @@ class Session:
         """``semantic_vad`` or ``server_vad`` rules, starting at the buffer's end."""
         td, rate, origin = self.config.turn_detection, self._format.sample_rate, self._buffer.end
         if isinstance(td, SemanticVadConfig):
-            return SemanticTurnDetector(td, sample_rate=rate, frame_length=self._frame_length, origin=origin)
+            return SemanticTurnDetector(
+                td, sample_rate=rate, frame_length=self._frame_length, origin=origin, buffer=self._buffer
+            )
         return TurnDetector(
             self.config.server_vad or self._default_td,
             sample_rate=rate,
             frame_length=self._frame_length,
             origin=origin,
+            buffer=self._buffer,
         )
 
     def _build_pipeline(self) -> None:
@@ -683,8 +686,7 @@ class Session:
         keep = self._leading_silence
         keep_from = detector.earliest_turn_start() - keep
         if keep_from - self._buffer.start >= keep:
-            self._buffer.discard(keep_from)
-            detector.set_buffer_start(self._buffer.start)
+            self._buffer.discard(keep_from)  # the detector reads the new start from the buffer
 
     def _ms(self, position: int) -> int:
         return self._ms_base + samples_to_ms(position, self._format.sample_rate)

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from openapiopenai.protocol.config import Features, InputConfig
+from openapiopenai.protocol.dialects import BetaDialect, GaDialect
 from openapiopenai.protocol.session import Session
+from openapiopenai.turns.config import TurnDetectionConfig
 from tests.protocol.test_session import TURN, append, send, types
 from tests.protocol.test_work import session_with
 from tests.sdk import validate_beta, validate_ga
@@ -96,3 +99,34 @@ def test_automatic_responses_are_refused_but_turning_them_off_is_fine(dialect: s
     assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection.create_response"
     (updated,) = update_in(session, {"turn_detection": {"type": "server_vad", "create_response": False}})
     assert updated["type"] == "session.updated"
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_an_update_is_read_from_the_validated_model_and_the_rest_echoed_as_written(dialect: str) -> None:
+    """The dialect takes the typed session model (never a dict dumped from it): the input settings
+    come from its fields, explicit nulls included; what the server does not act on is the echo."""
+    shape = GaDialect() if dialect == "ga" else BetaDialect()
+    td = {"type": "server_vad", "silence_duration_ms": 800, "interrupt_response": False}
+    if dialect == "ga":
+        body: dict[str, Any] = {
+            "type": "realtime",
+            "instructions": "hi",
+            "audio": {"input": {"turn_detection": td, "noise_reduction": None}, "output": {"voice": "ash"}},
+        }
+        echoed: dict[str, Any] = {"instructions": "hi", "audio": {"output": {"voice": "ash"}}}
+    else:
+        body = {
+            "instructions": "hi",
+            "voice": "ash",
+            "turn_detection": td,
+            "input_audio_noise_reduction": None,
+        }
+        echoed = {"instructions": "hi", "voice": "ash"}
+    before = InputConfig(noise_reduction="near_field")
+    parsed = shape.parse_client_event({"type": "session.update", "session": body}, before).session
+    config, echo = shape.apply_update(
+        "realtime", before, {}, parsed, TurnDetectionConfig(), Features(noise_reduction=True), None
+    )
+    assert config.turn_detection == TurnDetectionConfig(silence_duration_ms=800)
+    assert config.interrupt_response is False and config.noise_reduction is None
+    assert echo == echoed

@@ -56,7 +56,7 @@ from openapiopenai.protocol import errors, events
 from openapiopenai.protocol.buffer import AudioBuffer
 from openapiopenai.protocol.config import Dialect, Features, InputConfig, SessionKind
 from openapiopenai.protocol.conversation import Conversation, Item
-from openapiopenai.protocol.dialects import BetaDialect, GaDialect
+from openapiopenai.protocol.dialects import BetaDialect, GaDialect, SessionUpdate
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.work import (
     TURN_END_WINDOW_MS,
@@ -474,7 +474,7 @@ class Session:
         """The client event as a model; pydantic's complaint becomes a Realtime error."""
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         try:
-            return self._dialect.parse_client_event(event)
+            return self._dialect.parse_client_event(event, self.config)
         except pydantic.ValidationError as exc:
             raise errors.from_validation_errors(exc.errors(), event_id) from None
         except UnknownEventTypeError as exc:  # pragma: no cover - _decode admits only the dialect's types
@@ -520,7 +520,7 @@ class Session:
             return
         parsed = self._validated(event)
         if kind in ("session.update", "transcription_session.update"):
-            self._update(parsed.session.model_dump(mode="json", exclude_unset=True), event_id, kind)
+            self._update(parsed.session, event_id, kind)
         elif kind == "input_audio_buffer.commit":
             self._manual_commit(event_id)
         elif kind == "input_audio_buffer.clear":
@@ -838,7 +838,7 @@ class Session:
             expires_at=self._expires_at,
         )
 
-    def _update(self, session: dict[str, Any], event_id: str | None, kind: str) -> None:
+    def _update(self, session: SessionUpdate, event_id: str | None, kind: str) -> None:
         try:
             config, echo = self._dialect.apply_update(
                 self.kind, self.config, self._echo, session, self._default_td, self.features, event_id

@@ -130,3 +130,22 @@ def test_an_update_is_read_from_the_validated_model_and_the_rest_echoed_as_writt
     assert config.turn_detection == TurnDetectionConfig(silence_duration_ms=800)
     assert config.interrupt_response is False and config.noise_reduction is None
     assert echo == echoed
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_a_turn_detection_update_without_a_type_keeps_the_current_rule(dialect: str) -> None:
+    """GA as beta: a missing ``type`` means the session's current rule, decided before the fields
+    are validated (GA once validated ``{"eagerness": ...}`` as server_vad and refused it)."""
+    session = dialect_session(dialect)
+    (updated,) = update_in(session, {"turn_detection": {"silence_duration_ms": 800}})
+    assert updated["type"] == "session.updated"
+    assert stop_ms(session) == 800  # server_vad, merged
+    (updated,) = update_in(session, {"turn_detection": {"type": "semantic_vad"}})
+    (updated,) = update_in(session, {"turn_detection": {"eagerness": "high"}})
+    assert updated["type"] == "session.updated", updated
+    echoed = updated["session"]["audio"]["input"] if dialect == "ga" else updated["session"]
+    assert echoed["turn_detection"]["type"] == "semantic_vad"
+    assert echoed["turn_detection"]["eagerness"] == "high"
+    (error,) = update_in(session, {"turn_detection": {"threshold": 0.6}})  # server_vad's field
+    assert error["error"]["code"] == "unknown_parameter"
+    assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection.threshold"

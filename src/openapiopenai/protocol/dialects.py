@@ -312,6 +312,27 @@ def _apply_input(
     return replace(config, **changes)
 
 
+def _typed_turn_detection(event: dict[str, Any], config: InputConfig) -> dict[str, Any]:
+    """``event`` with the current rule's ``type`` filled into a typeless GA
+    ``session.audio.input.turn_detection`` (new dicts along the path; the rest is shared). Any
+    other shape is left for validation to judge."""
+    session = event.get("session")
+    if event.get("type") != "session.update" or not isinstance(session, dict):
+        return event
+    audio = session.get("audio")
+    audio_in = audio.get("input") if isinstance(audio, dict) else None
+    td = audio_in.get("turn_detection") if isinstance(audio_in, dict) else None
+    if (
+        not isinstance(audio, dict)
+        or not isinstance(audio_in, dict)
+        or not isinstance(td, dict)
+        or "type" in td
+    ):
+        return event
+    td = {"type": current_type(config.turn_detection), **td}
+    return {**event, "session": {**session, "audio": {**audio, "input": {**audio_in, "turn_detection": td}}}}
+
+
 class GaDialect:
     """The GA shape: ``session.type``, ``audio.input.*``, ``conversation.item.added``/``done``."""
 
@@ -428,8 +449,12 @@ class GaDialect:
         return replace(new, format=fmt), deep_merge(echo, rest)
 
     def parse_client_event(self, event: dict[str, Any], config: InputConfig) -> Any:
-        """A client event as this dialect's model (raises ``pydantic.ValidationError``)."""
-        return _parse_ga(event)
+        """A client event as this dialect's model (raises ``pydantic.ValidationError``).
+
+        GA tells ``server_vad`` from ``semantic_vad`` by ``type`` before it validates the other
+        fields; a ``turn_detection`` without one means the session's current rule (as in beta,
+        whose one flat shape takes either), so it is filled in first."""
+        return _parse_ga(_typed_turn_detection(event, config))
 
     def user_item(self, item_id: str, content: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {

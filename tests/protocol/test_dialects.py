@@ -15,6 +15,7 @@ from openapiopenai.turns.config import TurnDetectionConfig
 from tests.protocol.test_session import TURN, append, send, types
 from tests.protocol.test_work import session_with
 from tests.sdk import validate_beta, validate_ga
+from tests.synth import pcm16, silence
 
 
 def update_in(session: Session, settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -149,3 +150,18 @@ def test_a_turn_detection_update_without_a_type_keeps_the_current_rule(dialect: 
     (error,) = update_in(session, {"turn_detection": {"threshold": 0.6}})  # server_vad's field
     assert error["error"]["code"] == "unknown_parameter"
     assert error["error"]["param"] == f"{PREFIX[dialect]}.turn_detection.threshold"
+
+
+def test_a_switch_to_semantic_vad_drops_the_server_vad_idle_timeout() -> None:
+    """``idle_timeout_ms`` is server_vad's alone: after a switch no hidden timer fires, and a
+    switch back does not bring it back."""
+    session = dialect_session("ga")
+    td = {"type": "server_vad", "idle_timeout_ms": 5000}
+    (updated,) = update_in(session, {"turn_detection": td})
+    assert updated["session"]["audio"]["input"]["turn_detection"]["idle_timeout_ms"] == 5000
+    (updated,) = update_in(session, {"turn_detection": {"type": "semantic_vad"}})
+    assert "idle_timeout_ms" not in updated["session"]["audio"]["input"]["turn_detection"]
+    assert send(session, append(pcm16(silence(7000)))) == []  # no timeout_triggered
+    (updated,) = update_in(session, {"turn_detection": {"type": "server_vad"}})
+    assert updated["session"]["audio"]["input"]["turn_detection"]["idle_timeout_ms"] is None
+    assert send(session, append(pcm16(silence(7000)))) == []

@@ -183,7 +183,9 @@ def merge_turn_detection(
             )
         require(features, "semantic_vad", "semantic_vad turn detection", f"{param}.type", event_id)
         eagerness = eagerness or (current.eagerness if isinstance(current, SemanticVadConfig) else "auto")
-        return SemanticVadConfig(eagerness=eagerness, vad=vad)
+        # the idle timer is server_vad's alone (the API refuses it on semantic_vad): a switch
+        # drops it rather than keep a timer the session object no longer shows
+        return SemanticVadConfig(eagerness=eagerness, vad=replace(vad, idle_timeout_ms=None))
     if eagerness is not None:
         raise ProtocolError(
             f"Unknown parameter: '{param}.eagerness'. Only semantic_vad has 'eagerness'.",

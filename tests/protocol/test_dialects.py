@@ -165,3 +165,37 @@ def test_a_switch_to_semantic_vad_drops_the_server_vad_idle_timeout() -> None:
     (updated,) = update_in(session, {"turn_detection": {"type": "server_vad"}})
     assert updated["session"]["audio"]["input"]["turn_detection"]["idle_timeout_ms"] is None
     assert send(session, append(pcm16(silence(7000)))) == []
+
+
+TRANSCRIPTION = {"ga": "session.audio.input.transcription", "beta": "session.input_audio_transcription"}
+
+
+def transcription_update(session: Session, dialect: str, transcription: Any) -> list[dict[str, Any]]:
+    if dialect == "beta":
+        body: dict[str, Any] = {"input_audio_transcription": transcription}
+    else:
+        body = {"type": session.kind, "audio": {"input": {"transcription": transcription}}}
+    return send(session, {"type": "session.update", "event_id": "u", "session": body})
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_transcription_is_echoed_as_asked_explicit_nulls_included(dialect: str) -> None:
+    session = dialect_session(dialect)
+    asked = {"model": "whisper-1", "language": None}
+    (updated,) = transcription_update(session, dialect, asked)
+    echoed = updated["session"]["audio"]["input"] if dialect == "ga" else updated["session"]
+    assert echoed["transcription" if dialect == "ga" else "input_audio_transcription"] == asked
+
+
+@pytest.mark.parametrize(
+    ("dialect", "kind"),
+    [("ga", "realtime"), ("ga", "transcription"), ("beta", "realtime"), ("beta", "transcription")],
+)
+def test_an_unknown_transcription_field_is_reported_inside_transcription(dialect: str, kind: str) -> None:
+    """``transcription`` is also the tag of GA's transcription session type, which pydantic puts in
+    error locations; the field of ``audio.input`` is not a tag and stays in the ``param``."""
+    session = session_with(dialect=dialect, intent=kind)
+    (error,) = transcription_update(session, dialect, {"model": "whisper-1", "foo": 1})
+    assert error["error"]["code"] == "unknown_parameter"
+    assert error["error"]["param"] == f"{TRANSCRIPTION[dialect]}.foo"
+    assert error["error"]["event_id"] == "u"

@@ -61,6 +61,8 @@ from openapiopenai.turns.config import IDLE_TIMEOUT_RANGE_MS, SemanticVadConfig,
 
 #: wire fields of ``server_vad`` that map onto TurnDetectionConfig
 VAD_FIELDS = ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
+#: the transcription settings a session keeps (and echoes)
+TRANSCRIPTION_FIELDS = ("model", "language", "prompt")
 #: ``server_vad`` fields a ``semantic_vad`` object may not carry (OpenAI rejects them too)
 SEMANTIC_REJECTED = VAD_FIELDS
 
@@ -217,7 +219,12 @@ def parse_transcription(
     if wire is None:
         return None
     require(features, "transcription", "Input audio transcription", param, event_id)
-    return TranscriptionConfig(model=wire.model, language=wire.language, prompt=wire.prompt)
+    nulls = frozenset(
+        key for key in TRANSCRIPTION_FIELDS if key in wire.model_fields_set and getattr(wire, key) is None
+    )
+    return TranscriptionConfig(
+        model=wire.model, language=wire.language, prompt=wire.prompt, null_fields=nulls
+    )
 
 
 def parse_noise_reduction(
@@ -242,9 +249,8 @@ def wire_transcription(config: InputConfig) -> dict[str, Any] | None:
     t = config.transcription
     if t is None:
         return None
-    return {
-        k: v for k, v in (("model", t.model), ("language", t.language), ("prompt", t.prompt)) if v is not None
-    }
+    values = {"model": t.model, "language": t.language, "prompt": t.prompt}
+    return {key: value for key, value in values.items() if value is not None or key in t.null_fields}
 
 
 def wire_noise_reduction(config: InputConfig) -> dict[str, Any] | None:

@@ -476,7 +476,7 @@ class Session:
         try:
             return self._dialect.parse_client_event(event, self.config)
         except pydantic.ValidationError as exc:
-            raise errors.from_validation_errors(exc.errors(), event_id) from None
+            raise errors.from_validation_errors(exc.errors(), event_id, source=event) from None
         except UnknownEventTypeError as exc:  # pragma: no cover - _decode admits only the dialect's types
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id

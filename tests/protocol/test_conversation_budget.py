@@ -46,6 +46,8 @@ def test_a_transcript_that_overflows_the_budget_keeps_its_item_alone() -> None:
     conversation.insert(Item(user_item("old")), after=None)
     conversation.insert(Item(user_item("a")), after=None)
     conversation.set_transcript("a", "x" * 600)  # the item alone is now over the budget
+    assert "old" in conversation  # nothing is forgotten until the caller makes room
+    assert conversation.make_room(keep="a") == ["old"]
     assert "old" not in conversation and "a" in conversation
     assert conversation.text_bytes > 500
     record = conversation.get("a")

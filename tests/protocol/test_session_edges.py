@@ -103,6 +103,8 @@ def test_conversation_keeps_an_item_that_alone_fills_the_budget() -> None:
     big = Item({"id": "b", "t": "x" * 12})
     assert conversation.fits(big)
     conversation.insert(big, after=None, at_root=True)
+    assert not conversation.has_room(Item({"id": "c"}))
+    assert conversation.make_room(keep="b") == ["a"]
     assert "b" in conversation and "a" not in conversation
     assert conversation.text_bytes == big.size
 

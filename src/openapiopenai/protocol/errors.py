@@ -26,6 +26,11 @@ FORMAT_CHANGE_WITH_AUDIO = "input_audio_format_change_with_buffered_audio"
 FEATURE_UNAVAILABLE = "feature_unavailable"
 #: a client item larger than the session's item budget
 ITEM_TOO_LARGE = "item_too_large"
+#: a client item refused because the conversation is at its item count or text budget
+CONVERSATION_FULL = "conversation_full"
+#: a notice, not a refusal: committed audio went into a full conversation and the oldest items
+#: were removed to make room (each also gets ``conversation.item.deleted``)
+ITEMS_EVICTED = "conversation_items_evicted"
 
 # ``transcription_error`` codes of ``conversation.item.input_audio_transcription.failed``
 #: the recogniser raised or returned nothing usable

@@ -137,9 +137,10 @@ class SessionLimits:
     #: and so lose the speech that follows. A VAD commit carries at most this much (up to twice
     #: this, as it is dropped in steps) of leading silence.
     max_leading_silence_ms: int = 10_000
-    #: items a session keeps (the oldest are forgotten past it: a long session keeps talking)
+    #: items a session keeps: past it a client's new item is refused (``conversation_full``), and
+    #: committed audio makes room by removing the oldest items (``conversation_items_evicted``)
     max_items: int = 1024
-    #: text of the items a session keeps (their JSON, audio excluded; the oldest go first); a
+    #: text of the items a session keeps (their JSON, audio excluded), with the same rules; a
     #: single client item larger than this is refused with ``item_too_large``
     max_item_bytes: int = 4 * 1024 * 1024
     #: committed items waiting for transcription; past it an item fails with
@@ -386,6 +387,7 @@ class Session:
                 self._ids, item_id, transcript, current.request.audio.seconds, logprobs
             )
         )
+        self._make_room(item_id)
         self._next_transcript()
 
     def receive_transcript_failed(
@@ -747,7 +749,29 @@ class Session:
         self._emit(events.committed(self._ids, item_id, previous))
         for event in events.item_added(self._ids, self._dialect, item, previous):
             self._emit(event)
+        self._make_room(item_id)
         self._request_transcript(item_id, audio)
+
+    def _make_room(self, item_id: str) -> None:
+        """Committed audio (or its transcript) is never refused: over the item or text budget the
+        oldest other items go, and the client is told which (an ``error`` notice, then
+        ``conversation.item.deleted`` for each, so its copy of the conversation stays right)."""
+        forgotten = self._conversation.make_room(keep=item_id)
+        if not forgotten:
+            return
+        removed = ", ".join(f"'{forgotten_id}'" for forgotten_id in forgotten)
+        self._error(
+            ProtocolError(
+                f"The conversation is full (at most {self.limits.max_items} items and "
+                f"{self.limits.max_item_bytes} bytes of item text). To keep the audio of item "
+                f"'{item_id}', the oldest items were removed: {removed}. Delete items you no "
+                "longer need (conversation.item.delete) to avoid this.",
+                code=errors.ITEMS_EVICTED,
+                param=None,
+            )
+        )
+        for forgotten_id in forgotten:
+            self._emit(events.item_deleted(self._ids, forgotten_id))
 
     def _analysis_slice(self, audio: bytes) -> AudioSlice:
         return AudioSlice(audio, self._format, self.config.noise_reduction)
@@ -810,6 +834,16 @@ class Session:
                 f"The item takes {record.size} bytes; a session holds at most "
                 f"{self.limits.max_item_bytes} bytes of items.",
                 code=errors.ITEM_TOO_LARGE,
+                param="item",
+                event_id=event_id,
+            )
+        if not self._conversation.has_room(record):
+            raise ProtocolError(
+                f"The conversation is full: it holds {len(self._conversation)} items and "
+                f"{self._conversation.text_bytes} bytes of item text (at most {self.limits.max_items} "
+                f"items and {self.limits.max_item_bytes} bytes). Delete items "
+                "(conversation.item.delete) before creating more. This item was not added.",
+                code=errors.CONVERSATION_FULL,
                 param="item",
                 event_id=event_id,
             )

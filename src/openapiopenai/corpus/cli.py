@@ -18,6 +18,7 @@ examples:
 def add_parser(subparsers: Any) -> None:
     from openapiopenai.corpus.files import WIRE_FORMATS
     from openapiopenai.offline_cli import add_turn_options
+    from openapiopenai.vad.registry import AUTO
 
     parser = subparsers.add_parser(
         "segment",
@@ -57,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
         help="wire format the audio is scored in, as a client would stream it: pcm (PCM16 24 kHz), "
         "pcmu or pcma (G.711 8 kHz) (default: pcm)",
     )
-    parser.add_argument("--backend", default="auto", help="speech model: silero (auto), webrtc, energy")
+    parser.add_argument("--backend", default=AUTO, help="speech model: silero (auto), webrtc, energy")
     _list_backends(parser)
     add_turn_options(parser)
     parser.set_defaults(func=run)

@@ -22,6 +22,7 @@ from openapiopenai.audio.formats import SHORT_NAMES
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, Segment, chunked
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -149,7 +150,7 @@ def detect_file(
     path: str,
     config: TurnDetectionConfig | None = None,
     *,
-    model: str = "auto",
+    model: str = AUTO,
     input_format: str = "pcm",
     events: bool = False,
 ) -> FileResult:
@@ -183,7 +184,7 @@ def detect_files(
     paths: Sequence[str],
     config: TurnDetectionConfig | None = None,
     *,
-    model: str = "auto",
+    model: str = AUTO,
     input_format: str = "pcm",
     events: bool = False,
     jobs: int = 1,

@@ -40,7 +40,8 @@ class Item:
 class Conversation:
     """Ordered items within the session's item, text and audio budgets."""
 
-    def __init__(self, max_audio_bytes: int, max_items: int = 1024, max_item_bytes: int = 4 << 20) -> None:
+    def __init__(self, *, max_audio_bytes: int, max_items: int, max_item_bytes: int) -> None:
+        """The three budgets, all required: their defaults live in ``SessionLimits`` alone."""
         self._items: OrderedDict[str, Item] = OrderedDict()
         self._max_audio = max_audio_bytes
         self._max_items = max_items

@@ -21,6 +21,8 @@ BUFFER_FULL = "input_audio_buffer_full"
 MESSAGE_TOO_LARGE = "message_too_large"
 UNSUPPORTED = "unsupported_feature"
 ITEM_NOT_FOUND = "item_not_found"
+#: ``conversation.item.truncate`` naming an item that does not exist (the live API's code)
+TRUNCATE_INVALID_ITEM_ID = "item_truncate_invalid_item_id"
 FORMAT_CHANGE_WITH_AUDIO = "input_audio_format_change_with_buffered_audio"
 #: the session asked for something this server was started without (a recogniser, a model)
 FEATURE_UNAVAILABLE = "feature_unavailable"

@@ -234,7 +234,9 @@ class Session:
         self._outbox: list[RealtimeModel] = []
         self._inbox: deque[_Inbound] = deque()
         self._conversation = Conversation(
-            self.limits.max_retained_audio_bytes, self.limits.max_items, self.limits.max_item_bytes
+            max_audio_bytes=self.limits.max_retained_audio_bytes,
+            max_items=self.limits.max_items,
+            max_item_bytes=self.limits.max_item_bytes,
         )
         #: committed items waiting for transcription, the first one possibly handed out
         self._transcripts: deque[_Transcript] = deque()
@@ -542,7 +544,7 @@ class Session:
             self._emit(events.item_retrieved(self._ids, self._dialect, record))
         elif kind == "conversation.item.truncate":
             if parsed.item_id not in self._conversation:
-                raise self._no_item(parsed.item_id, event_id, code="item_truncate_invalid_item_id")
+                raise self._no_item(parsed.item_id, event_id, code=errors.TRUNCATE_INVALID_ITEM_ID)
             raise errors.unsupported("Truncating assistant audio", "item_id", event_id)
         else:  # response.create, response.cancel, output_audio_buffer.clear
             raise errors.unsupported(f"'{kind}'", "type", event_id)

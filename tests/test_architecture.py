@@ -145,3 +145,18 @@ def test_error_codes_and_http_statuses_come_from_their_tables() -> None:
     assert literal_keywords(session, "code") == []
     for path in (PACKAGE / "server").glob("*.py"):
         assert literal_keywords(path, "status_code") == [], path.name
+
+
+def test_every_public_member_of_the_session_documents_its_contract() -> None:
+    """As python-websockets documents its protocol objects: each call says when to make it, what
+    it may emit and that client input never makes it raise."""
+    from openapiopenai.protocol.session import Session
+
+    undocumented = [
+        name
+        for name, member in vars(Session).items()
+        if not name.startswith("_")
+        and callable(getattr(member, "fget", member))
+        and not (member.__doc__ or "").strip()
+    ]
+    assert undocumented == []

@@ -264,11 +264,21 @@ class Session:
     # ------------------------------------------------------------------ shell API
 
     def start(self) -> None:
+        """Open the session: call once, before any ``receive_*``.
+
+        Emits ``session.created`` (beta: then ``conversation.created``). Raises nothing."""
         self._emit(events.session_created(self._ids, self._dialect, self._session_object()))
         if self._dialect.sends_conversation_created:
             self._emit(events.conversation_created(self._ids))
 
     def receive_text(self, text: str) -> None:
+        """One client message (a WebSocket text frame), in arrival order, after :meth:`start`.
+
+        Appends take effect at once; any other event waits until the frames before it are scored
+        (see Ordering above). May emit any server event, or nothing yet (then the events come
+        after ``receive_scores``). Anything a client sends (bad JSON, unknown events or fields,
+        bad audio, a full buffer) becomes one ``error`` event in its place: this never raises on
+        client input."""
         try:
             event = self._decode(text)
         except ProtocolError as exc:
@@ -293,12 +303,19 @@ class Session:
         self._drain()
 
     def receive_bytes(self, data: bytes) -> None:
+        """A binary WebSocket frame: not part of the protocol. Emits one ``invalid_event`` error,
+        in order with the messages before it; ``data`` is not used. Never raises."""
         self._error_in_order(errors.binary_frame())
 
     def receive_oversized(self, size: int) -> None:
+        """A message the shell did not read whole (``size`` bytes, over ``max_message_bytes``).
+        Emits one ``message_too_large`` error, in order; the session goes on. Never raises."""
         self._error_in_order(errors.message_too_large(size, self.limits.max_message_bytes))
 
     def frames_to_score(self) -> ScoreRequest | None:
+        """The next frames for the speech model, or ``None`` (nothing new, or a request is still
+        out: only one at a time). Score the frames on the request's own ``state`` and pass the
+        probabilities to :meth:`receive_scores`. Emits nothing; never raises."""
         if self._in_flight:
             return None
         if self._held_scores is not None and self._scoring_raw is not None and self._raw_state is not None:
@@ -324,6 +341,12 @@ class Session:
         return self._held_scores is not None
 
     def receive_scores(self, probabilities: FloatArray) -> None:
+        """The speech probabilities of the last request, one per frame, in order.
+
+        Runs the turn rules over them and then the client events that waited for them, so it
+        may emit turn events (``speech_started``, ``speech_stopped``, ``committed``, items, ...)
+        and anything those events produce, errors included. Raises ``ValueError`` only on a shell
+        bug: a count that does not match the request."""
         if len(probabilities) != self._in_flight:
             raise ValueError(f"expected {self._in_flight} scores, got {len(probabilities)}")
         frames, self._in_flight = self._scoring, 0
@@ -344,6 +367,9 @@ class Session:
         self._drain()
 
     def drain_events(self) -> list[RealtimeModel]:
+        """The server events produced since the last drain, as models, in order; the outbox is
+        then empty. Also makes their decision points available to :meth:`decision_point_ms`
+        (until the next drain). Call it (or :meth:`events_to_send`) after any other call."""
         out, self._outbox = self._outbox, []
         self._drained_decisions, self._decided_at = self._decided_at, {}
         return out
@@ -410,6 +436,7 @@ class Session:
         self._drain()
 
     def events_to_send(self) -> list[str]:
+        """:meth:`drain_events` as wire JSON text, one string per event, ready to send."""
         return [event.to_json() for event in self.drain_events()]
 
     @property
@@ -421,6 +448,8 @@ class Session:
 
     @property
     def turn_in_progress(self) -> bool:
+        """A turn has started (``speech_started`` was emitted) and is not yet stopped, committed
+        or cleared: :meth:`finish_turn` would close it. Read-only; never raises."""
         return self._pending_item is not None
 
     @property

@@ -60,3 +60,11 @@ def test_the_budgets_have_no_defaults_of_their_own() -> None:
     """``SessionLimits`` is the one home of the defaults: a conversation must be given all three."""
     with pytest.raises(TypeError):
         Conversation(max_audio_bytes=1000)  # type: ignore[call-arg]
+
+
+def test_an_item_whose_audio_alone_exceeds_the_audio_budget_keeps_its_place_without_audio() -> None:
+    conversation = Conversation(max_audio_bytes=4, max_items=10, max_item_bytes=10_000)
+    conversation.insert(Item(user_item("a"), audio=b"\x00" * 8), after=None)
+    record = conversation.get("a")
+    assert record is not None and record.audio == b""
+    assert conversation.last_id == "a"

@@ -128,15 +128,11 @@ def dotted(loc: tuple[int | str, ...], source: Any = None) -> str:
     return "".join(parts)
 
 
-def from_validation_errors(
-    errors: list[Any], event_id: str | None, prefix: str = "", source: Any = None
-) -> ProtocolError:
+def from_validation_errors(errors: list[Any], event_id: str | None, source: Any = None) -> ProtocolError:
     """The first pydantic error as a Realtime error, worded like the live API's (``source``: what
     was validated, so that field names that are also union tags are told apart, see :func:`dotted`)."""
     first = errors[0]
-    if prefix:
-        source = {prefix: source}
-    param = dotted((*((prefix,) if prefix else ()), *first["loc"]), source)
+    param = dotted(first["loc"], source)
     kind = first["type"]
     if kind == "union_tag_not_found":  # a union member chosen by its 'type', which is absent
         kind, param = "missing", f"{param}.type" if param else "type"

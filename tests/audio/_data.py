@@ -29,6 +29,12 @@ SPEECH_8K = "speech_8k.wav"
 SPEECH_THEN_SILENCE = "speech_then_silence_24k.wav"
 #: two utterances 1.5 s apart (two turns)
 TWO_TURNS = "two_turns_16k.wav"
+#: semantic_vad (tools/make_semantic_fixtures.py; 16 kHz, 0.3 s of silence, then speech to the end
+#: of the file): a sentence the end-of-turn model finds complete, an unfinished thought it does not,
+#: and what that thought goes on with
+COMPLETE_SENTENCE = "complete_sentence_16k.wav"
+UNFINISHED_SENTENCE = "unfinished_sentence_16k.wav"
+SENTENCE_REST = "sentence_rest_16k.wav"
 
 SHARED_DATA_ENV = "OPENAPIOPENAI_SHARED_DATA"
 REQUIRE_DATA_ENV = "OPENAPIOPENAI_REQUIRE_DATA"

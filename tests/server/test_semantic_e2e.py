@@ -103,10 +103,9 @@ def assert_the_model_ended_it(events: list[dict[str, Any]], end_ms: int, max_wai
 async def test_a_realtime_session_ends_a_complete_sentence_on_the_models_word(
     warm_server: ServerProcess,
 ) -> None:
-    shared_server = warm_server
     pcm, end_ms = sentence_then_silence()
-    fallbacks, decisions = shared_server.metric(FALLBACKS), shared_server.metric(DECISIONS)
-    async with client_for(shared_server).realtime.connect(model="gpt-realtime") as conn:
+    fallbacks, decisions = warm_server.metric(FALLBACKS), warm_server.metric(DECISIONS)
+    async with client_for(warm_server).realtime.connect(model="gpt-realtime") as conn:
         await collect(conn, until="session.created")
         td = {"type": "semantic_vad", "eagerness": "auto"}
         session: Any = {"type": "realtime", "audio": {"input": {"turn_detection": td}}}
@@ -121,15 +120,14 @@ async def test_a_realtime_session_ends_a_complete_sentence_on_the_models_word(
         "input_audio_buffer.committed",
     ]
     assert_the_model_ended_it(events, end_ms, max_wait_ms=4000)
-    assert shared_server.metric(FALLBACKS) == fallbacks
-    assert shared_server.metric(DECISIONS) > decisions
+    assert warm_server.metric(FALLBACKS) == fallbacks
+    assert warm_server.metric(DECISIONS) > decisions
 
 
 async def test_a_transcription_session_takes_semantic_vad_too(warm_server: ServerProcess) -> None:
-    shared_server = warm_server
     pcm, end_ms = sentence_then_silence()
-    fallbacks, decisions = shared_server.metric(FALLBACKS), shared_server.metric(DECISIONS)
-    client = client_for(shared_server)
+    fallbacks, decisions = warm_server.metric(FALLBACKS), warm_server.metric(DECISIONS)
+    client = client_for(warm_server)
     async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
         (created,) = await collect(conn, until="session.created")
         assert created["session"]["type"] == "transcription"
@@ -141,5 +139,5 @@ async def test_a_transcription_session_takes_semantic_vad_too(warm_server: Serve
         async with streaming(conn, pcm):
             events = await collect(conn, until="input_audio_buffer.committed", timeout=60)
     assert_the_model_ended_it(events, end_ms, max_wait_ms=4000)
-    assert shared_server.metric(FALLBACKS) == fallbacks
-    assert shared_server.metric(DECISIONS) > decisions
+    assert warm_server.metric(FALLBACKS) == fallbacks
+    assert warm_server.metric(DECISIONS) > decisions

@@ -27,6 +27,8 @@ from tests.server.conftest import ServerProcess, free_port, start_server
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HELLO = EXAMPLES / "hello.wav"
+#: words of the two sentences spoken in hello.wav
+HELLO_WORDS = ("hello", "weather", "tomorrow")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,26 @@ def test_quickstart_finishes_a_clip_that_ends_mid_sentence(server: ServerProcess
     assert kinds[-1] == "input_audio_buffer.committed"
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "twilio_bridge.py"])
+def test_transcribe_prints_deltas_and_the_transcript_of_each_turn(server: ServerProcess) -> None:
+    pytest.importorskip("faster_whisper")
+    done = run_example("examples/transcribe.py", "--url", f"{server.http_url}/v1", "--timeout", "80")
+    assert done.returncode == 0, done.stderr
+    finals = [line for line in done.stdout.splitlines() if line.startswith("[item_")]
+    assert len(finals) == 2, done.stdout  # one completed transcript per sentence of hello.wav
+    text = done.stdout.lower()
+    for word in HELLO_WORDS:
+        assert word in text, done.stdout
+
+
+def test_transcribe_without_a_server_says_so_in_one_line() -> None:
+    done = run_example("examples/transcribe.py", "--url", f"http://127.0.0.1:{free_port()}/v1")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: cannot reach the server at http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("script", ["quickstart.py", "transcribe.py", "twilio_bridge.py"])
 def test_example_help_runs(script: str) -> None:
     done = run_example(f"examples/{script}", "--help")
     assert done.returncode == 0 and "usage:" in done.stdout

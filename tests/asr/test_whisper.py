@@ -1,4 +1,5 @@
-"""The bundled tiny.en through the Transcriber interface, on real speech."""
+"""The bundled tiny.en through the Transcriber interface, on the repository's espeak-ng fixtures
+(real LibriSpeech speech: tests/evaluation/test_transcription_real_speech.py)."""
 
 from __future__ import annotations
 

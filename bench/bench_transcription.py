@@ -17,8 +17,8 @@ received (p50/p90), also as a fraction of the turn's duration (the target: p50 b
 run is a fresh server; runs with N = 0 (the reference) are interleaved with the loaded ones
 (0, N1, 0, N2, ... for ``--rounds`` rounds), and the reference runs' VAD p99 spread is the noise
 band. Capacity = the largest N (all smaller N passing too) with completed p50 < 0.5 x the turn,
-nothing failed (``transcription_queue_full``, unfinished items, failed VAD clients), and VAD-only
-p99 within the band in every round.
+nothing failed (``transcription_queue_full``, unfinished items, failed VAD clients), and the
+median over its rounds of the VAD-only p99 within the band.
 
 ``batch``: N items waiting in the queue (librispeech-dev turns cut as the server cuts them:
 the offline Detector, i.e. the server's Session and audio prep), decoded one by one vs as one
@@ -218,8 +218,10 @@ def capacity(args: argparse.Namespace) -> None:
     """Reference runs (N = 0) interleaved with the loaded ones: 0, N1, 0, N2, ... per round, for
     ``--rounds`` rounds, so drift of the machine's speed hits both alike. The VAD p99 of the
     reference runs gives the noise band; a talking count N is within capacity when its
-    completed p50 is under 0.5 x the turn, nothing failed, and its VAD p99 (every round) is
-    within the band (at most the highest reference p99)."""
+    completed p50 is under 0.5 x the turn, nothing failed, and the median over its rounds of
+    its VAD p99 is within the band (at most the highest reference p99). The median, not every
+    round: one burst of load from outside hits a single run (and its neighbours), which the
+    per-round column shows."""
     loop_s = 30.0
     vad_audio = loadgen.loop_audio(loop_s)
     expected = loadgen.expected_stops(vad_audio)
@@ -266,7 +268,7 @@ def capacity(args: argparse.Namespace) -> None:
         f"noise band {low:.1f}-{high:.1f} ms"
     )
     print(
-        "| N talking | VAD p99 per round | median / reference median | within band | "
+        "| N talking | VAD p99 per round | median / reference median | median within band | "
         "stop->done p50 | p90 | frac p50 | items | failed | within capacity |"
     )
     print("|---:|---|---:|---|---:|---:|---:|---:|---:|---|")
@@ -277,7 +279,7 @@ def capacity(args: argparse.Namespace) -> None:
         latency = [x for r in mine for x in r.latency]
         fraction = [x for r in mine for x in r.fraction]
         failed = sum(r.failed + int(r.vad["failed_clients"]) for r in mine)
-        in_band = max(p99s) <= high
+        in_band = float(np.median(p99s)) <= high
         ok = in_band and failed == 0 and pct(fraction, 50) < 0.5
         if ok and passing:  # every smaller N measured passed too
             capacity_n = n
@@ -291,8 +293,9 @@ def capacity(args: argparse.Namespace) -> None:
         )
     print(
         f"\ncapacity: {capacity_n} talking session(s) (the largest N measured that, like every "
-        "smaller N measured, has completed p50 < 0.5 x the turn, nothing failed, and VAD-only p99 "
-        "within the reference band in every round)"
+        "smaller N measured, has completed p50 < 0.5 x the turn, nothing failed, and the median "
+        "over its rounds of the VAD-only p99 within the reference band)"
+        + (" -- the largest N measured: measure larger N" if capacity_n == max(talking) else "")
     )
 
 

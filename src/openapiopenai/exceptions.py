@@ -26,6 +26,12 @@ class ModelLoadError(OpenapiopenaiError, RuntimeError):
     """A speech model cannot be loaded (missing package or file)."""
 
 
+def install_extra(extra: str) -> str:
+    """How a user gets an optional extra: the one wording every "install X" message uses.
+    The package is installed from a checkout (it is not published on PyPI)."""
+    return f"pip install -e '.[{extra}]' in the openapiopenai checkout"
+
+
 class AudioFormatError(OpenapiopenaiError, ValueError):
     """Audio bytes do not fit the declared format."""
 

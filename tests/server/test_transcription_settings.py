@@ -9,6 +9,7 @@ import pytest
 
 from openapiopenai.asr import INSTALL_HINT
 from openapiopenai.config import ServerSettings
+from openapiopenai.exceptions import install_extra
 from openapiopenai.protocol.session import Session
 from openapiopenai.server.app import Hub
 from openapiopenai.server.cli import add_parser, settings_from_args
@@ -57,4 +58,4 @@ def test_without_the_engine_a_session_asking_for_transcription_is_told_what_to_i
     session.receive_text(json.dumps({"type": "session.update", "session": update}))
     (error,) = [json.loads(e) for e in session.events_to_send()]
     assert error["type"] == "error" and error["error"]["code"] == "feature_unavailable"
-    assert "pip install 'openapiopenai[transcribe]'" in error["error"]["message"]
+    assert install_extra("transcribe") in error["error"]["message"]

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from openapiopenai.audio.analysis import analysis_audio
 from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.config import ServerSettings
+from openapiopenai.exceptions import install_extra
 from openapiopenai.protocol.work import AudioSlice, TurnEndRequest
 from openapiopenai.server.app import create_app
 from openapiopenai.server.metrics import Metrics
@@ -252,4 +253,4 @@ def test_without_the_semantic_extra_a_session_asking_for_it_is_told_what_to_inst
     session.receive_text(json.dumps({"type": "session.update", "session": SEMANTIC}))
     (error,) = [json.loads(e) for e in session.events_to_send()]
     assert error["error"]["code"] == "feature_unavailable"
-    assert "pip install 'openapiopenai[semantic]'" in error["error"]["message"]
+    assert install_extra("semantic") in error["error"]["message"]

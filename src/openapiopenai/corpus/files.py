@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from openapiopenai.audio.formats import SHORT_NAMES
-from openapiopenai.exceptions import ConfigError
+from openapiopenai.exceptions import ConfigError, install_extra
 from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, Segment, chunked
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.registry import AUTO
@@ -125,7 +125,7 @@ def _parquet_column(path: Path) -> list[str]:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise ConfigError("A Parquet manifest needs pyarrow: pip install -e '.[ray]' in a checkout") from exc
+        raise ConfigError(f"A Parquet manifest needs pyarrow: {install_extra('ray')}") from exc
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

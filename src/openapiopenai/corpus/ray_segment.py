@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 
 from openapiopenai.corpus.files import detect_file
-from openapiopenai.exceptions import ConfigError
+from openapiopenai.exceptions import ConfigError, install_extra
 from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.vad.registry import AUTO
 
@@ -105,7 +105,7 @@ def segment_corpus(
 
         ray_api: Any = ray  # partly typed; used through Any
     except ImportError as exc:
-        raise ConfigError("openapiopenai segment needs Ray Data: pip install 'openapiopenai[ray]'") from exc
+        raise ConfigError(f"openapiopenai segment needs Ray Data: {install_extra('ray')}") from exc
     if not paths:
         raise ConfigError("No audio files to segment.")
     started = not ray_api.is_initialized()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Final
 
 from openapiopenai.denoise.base import MODES, Denoiser, DenoiseState, DenoiseStream, FloatArray, Mode
+from openapiopenai.exceptions import install_extra
 
 __all__ = [
     "DEFAULT_DENOISER",
@@ -110,7 +111,7 @@ def analysis_denoise(denoiser: Denoiser) -> Callable[[FloatArray, str], FloatArr
 
 
 #: what a server says to a client that asks for noise reduction it cannot give
-INSTALL_HINT: Final = "install the 'denoise' extra: pip install 'openapiopenai[denoise]'"
+INSTALL_HINT: Final = f"install the 'denoise' extra: {install_extra('denoise')}"
 
 
 def server_denoiser(name: str) -> tuple[Denoiser | None, str]:

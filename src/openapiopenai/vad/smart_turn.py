@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openapiopenai.audio.whisper_mel import SAMPLE_RATE, log_mel
-from openapiopenai.exceptions import ModelLoadError
+from openapiopenai.exceptions import ModelLoadError, install_extra
 
 __all__ = [
     "INSTALL_HINT",
@@ -51,7 +51,7 @@ _DISTRIBUTION: Final = "pipecat-ai"
 _IN_DISTRIBUTION: Final = f"pipecat/audio/turn/smart_turn/data/{MODEL_FILE}"
 INSTALL_HINT: Final = (
     "semantic_vad needs the Smart Turn model, which ships in the 'pipecat-ai' wheel: "
-    "pip install 'openapiopenai[semantic]'"
+    f"{install_extra('semantic')}"
 )
 
 

@@ -219,7 +219,7 @@ def test_turn_times_stay_on_the_input_timeline_with_the_denoiser_delay(mode: Mod
     with_nr = stream(new_session(mode, turn_detection=crossing), audio, Recording(silero()))
     without = stream(new_session(None, turn_detection=crossing), audio, Recording(silero()))
 
-    def times(evs: list[dict[str, Any]]) -> list[int]:
+    def times(evs: list[dict[str, Any]]) -> list[Any]:
         return [
             e.get("audio_start_ms", e.get("audio_end_ms"))
             for e in evs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from openai import AsyncOpenAI
@@ -19,7 +20,7 @@ def noisy_pcm() -> bytes:
     noise = np.resize(fixture_at(NOISE, 24_000), len(speech))
     mix = speech + noise * np.sqrt(np.mean(speech**2) / np.mean(noise**2)) * 0.5
     mix *= 0.9 / max(1.0, float(np.abs(mix).max()))
-    return np.clip(np.round(mix * 32767), -32768, 32767).astype("<i2").tobytes()
+    return bytes(np.clip(np.round(mix * 32767), -32768, 32767).astype("<i2").tobytes())
 
 
 async def test_ga_update_with_noise_reduction_is_accepted_echoed_and_turns_still_come(
@@ -52,12 +53,12 @@ async def test_ga_update_with_noise_reduction_is_accepted_echoed_and_turns_still
             "input_audio_buffer.committed",
         ]
         # a partial update leaves noise reduction as it was; null turns it off
-        await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm"}}}}
-        )
+        partial: Any = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm"}}}}
+        await conn.session.update(session=partial)
         kept = (await collect(conn, until="session.updated"))[-1]
         assert kept["session"]["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
-        await conn.session.update(session={"type": "realtime", "audio": {"input": {"noise_reduction": None}}})
+        off_update: Any = {"type": "realtime", "audio": {"input": {"noise_reduction": None}}}
+        await conn.session.update(session=off_update)
         off = (await collect(conn, until="session.updated"))[-1]
         assert off["session"]["audio"]["input"]["noise_reduction"] is None
 
@@ -106,7 +107,8 @@ async def test_beta_noise_reduction_is_off_by_default_kept_by_a_partial_update_a
         kept = (await collect(conn, until="session.updated", beta=True))[-1]
         assert kept["session"]["input_audio_noise_reduction"] == {"type": "near_field"}
         assert kept["session"]["turn_detection"]["silence_duration_ms"] == 700
-        await conn.session.update(session={"input_audio_noise_reduction": None})
+        clear: Any = {"input_audio_noise_reduction": None}
+        await conn.session.update(session=clear)
         off = (await collect(conn, until="session.updated", beta=True))[-1]
         assert off["session"]["input_audio_noise_reduction"] is None
         assert off["session"]["turn_detection"]["silence_duration_ms"] == 700
@@ -125,12 +127,11 @@ async def test_ga_transcription_session_accepts_echoes_merges_and_clears_noise_r
         (updated,) = await collect(conn, until="session.updated")
         assert updated["session"]["type"] == "transcription"
         assert updated["session"]["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
-        await conn.session.update(
-            session={  # type: ignore[typeddict-item]
-                "type": "transcription",
-                "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}}},
-            }
-        )
+        transcription: Any = {
+            "type": "transcription",
+            "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}}},
+        }
+        await conn.session.update(session=transcription)
         kept = (await collect(conn, until="session.updated"))[-1]
         assert kept["session"]["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
         assert kept["session"]["audio"]["input"]["transcription"]["language"] == "en"
@@ -138,9 +139,8 @@ async def test_ga_transcription_session_accepts_echoes_merges_and_clears_noise_r
         await conn.input_audio_buffer.append(audio=b64(noisy_pcm() + pcm16(silence(1000))))
         events = await collect(conn, until="input_audio_buffer.committed")
         assert "input_audio_buffer.speech_started" in [e["type"] for e in events]
-        await conn.session.update(
-            session={"type": "transcription", "audio": {"input": {"noise_reduction": None}}}
-        )
+        off_update: Any = {"type": "transcription", "audio": {"input": {"noise_reduction": None}}}
+        await conn.session.update(session=off_update)
         off = (await collect(conn, until="session.updated"))[-1]
         assert off["session"]["audio"]["input"]["noise_reduction"] is None
         assert off["session"]["audio"]["input"]["transcription"]["language"] == "en"
@@ -167,7 +167,8 @@ async def test_beta_transcription_session_update_accepts_echoes_merges_and_clear
         kept = (await collect(conn, until="transcription_session.updated", beta=True))[-1]
         assert kept["session"]["input_audio_noise_reduction"] == {"type": "near_field"}
         assert kept["session"]["input_audio_transcription"]["prompt"] == "Timers."
-        await conn.transcription_session.update(session={"input_audio_noise_reduction": None})
+        clear: Any = {"input_audio_noise_reduction": None}
+        await conn.transcription_session.update(session=clear)
         off = (await collect(conn, until="transcription_session.updated", beta=True))[-1]
         assert off["session"]["input_audio_noise_reduction"] is None
         assert off["session"]["input_audio_transcription"]["prompt"] == "Timers."

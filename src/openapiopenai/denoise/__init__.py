@@ -41,10 +41,12 @@ DEFAULT_DENOISER: Final = "rnnoise"
 #: for speech (today's turn rules, denoised scores alone: 2 false starts without denoising, 50
 #: unlimited, 18 at 18 dB, 13 at 9 dB). A session now also asks Silero about the un-denoised
 #: frames before a turn starts, which leaves 2-3 at every limit, so the limits no longer matter
-#: for false starts. near_field cleans up to 18 dB, far_field up to 9 dB. The reason first given (a distant talker sits near the noise floor, where
-#: deeper cleaning costs the voice) is not borne out on the dev sets: far_field scores as well
-#: as near_field or better on every turn-span F1 mean, distant AMI talk included
-#: (docs/noise-reduction.md, "near_field and far_field").
+#: for false starts. near_field cleans up to 18 dB, far_field up to 9 dB. The reason first given
+#: (a distant talker sits near the noise floor, where deeper cleaning costs the voice) is not
+#: what the dev sets show: on AMI's distant talk near_field scores higher at 0 dB and the same at
+#: 5-10 dB. What they show is a trade-off by noise level: near_field gains most in heavy noise
+#: and loses a little, measurably, on clean speech; far_field ties or leads from 5 dB up and
+#: keeps clean speech as it was (docs/noise-reduction.md, "near_field and far_field").
 MODE_LIMITS_DB: Final[dict[Mode, float | None]] = {"near_field": 18.0, "far_field": 9.0}
 
 #: what a session is handed: ``(mode, sample_rate) -> stage``

@@ -49,11 +49,14 @@ PREFIX_MS = 300
 LOOKAHEAD_MS = 32
 
 
-def loop_audio(seconds: float = 30.0) -> bytes:
-    """Real speech files with 1.2 s pauses, as PCM16 24 kHz, about ``seconds`` long."""
-    files = sorted((DATA / "ten-vad-testset").glob("*.wav"))
+def loop_audio(seconds: float = 30.0, folder: Path | None = None) -> bytes:
+    """Speech files with 1.2 s pauses, as PCM16 24 kHz, about ``seconds`` long (shorter when
+    the files run out first). ``folder``: the ``*.wav`` files to string together, in name order
+    (default: the shared dev recordings, ``ten-vad-testset``)."""
+    folder = folder or DATA / "ten-vad-testset"
+    files = sorted(folder.glob("*.wav"))
     if not files:
-        raise SystemExit(f"no recordings found under {DATA}")
+        raise SystemExit(f"no recordings found under {folder}")
     parts: list[np.ndarray] = []
     total = 0.0
     for path in files:
@@ -427,10 +430,11 @@ def worker(
     out: Any,
     nice: int = 0,
     client: str = "raw",
+    audio_dir: Path | None = None,
 ) -> None:
     if nice:
         os.nice(nice)
-    audio = loop_audio(loop_s)
+    audio = loop_audio(loop_s, audio_dir)
     starts = start_decisions(audio, chunk_ms, int(duration_s * 1000 // chunk_ms))
     rng = random.Random(seed)
     results = [ClientResult() for _ in range(clients)]
@@ -499,17 +503,21 @@ def run_clients(
     processes: int,
     nice: int = 0,
     client: str = "raw",
+    audio_dir: Path | None = None,
 ) -> list[ClientResult]:
     """Run ``n`` clients in ``processes`` processes; ``nice`` lowers their CPU priority, so
     that they take what the server leaves (closer to clients on other machines; their own
     delays in reading events still count against the server's latency). ``client``: ``raw``
-    (``RawClient``, the lightest on the shared CPU) or ``websockets`` (the library's client)."""
+    (``RawClient``, the lightest on the shared CPU) or ``websockets`` (the library's client).
+    ``audio_dir``: the recordings the clients loop (``loop_audio``'s ``folder``)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     per = [n // processes + (i < n % processes) for i in range(processes)]
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
     procs = [
-        ctx.Process(target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue, nice, client))
+        ctx.Process(
+            target=worker, args=(url, k, chunk_ms, duration_s, loop_s, i, queue, nice, client, audio_dir)
+        )
         for i, k in enumerate(per)
         if k
     ]

@@ -8,7 +8,8 @@ Realtime client streams a microphone, and prints the turn events the server send
     python examples/quickstart.py           # or: --url http://HOST:PORT/v1 --wav other.wav
 
 It cannot hang: the clip is followed by a second of silence (which ends the last turn), a turn
-still open after that is committed explicitly, and the whole run has a time limit.
+still open after that is committed explicitly, and the whole run has a time limit. No server, a
+refused connection or the time limit each print one line on stderr and exit with status 1.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import argparse
 import asyncio
 import base64
 import os
+import sys
 import wave
 from pathlib import Path
 
 from openai import AsyncOpenAI
+from websockets.exceptions import InvalidStatus
 
 CLIP = Path(__file__).with_name("hello.wav")
 CHUNK_MS = 100  # audio per input_audio_buffer.append
@@ -73,10 +76,33 @@ async def main(url: str, wav: Path) -> None:
                 open_turn = event.type == "input_audio_buffer.speech_started"
 
 
+def run(url: str, wav: Path, timeout: float) -> int:
+    """``main`` with a time limit; a user's first mistakes are one line each, not a traceback."""
+    try:
+        asyncio.run(asyncio.wait_for(main(url, wav), timeout))
+    except TimeoutError:
+        return fail(f"timed out after {timeout:g} s waiting for {url} (is it an openapiopenai server?)")
+    except InvalidStatus as exc:  # the server answered the upgrade with an HTTP error
+        status = exc.response.status_code
+        hint = ": set OPENAPIOPENAI_API_KEY to the server's key" if status == 401 else ""
+        return fail(f"{url} refused the connection with HTTP {status}{hint}")
+    except OSError as exc:  # refused, unreachable, unknown host
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else exc.strerror or exc
+        return fail(f"no server at {url}: start `openapiopenai serve` ({reason})")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def fail(message: str) -> int:
+    print(f"quickstart: {message}", file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000/v1", help="the server's base URL")
     parser.add_argument("--wav", type=Path, default=CLIP, help="24 kHz 16-bit mono wav to stream")
     parser.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
     args = parser.parse_args()
-    asyncio.run(asyncio.wait_for(main(args.url, args.wav), args.timeout))
+    sys.exit(run(args.url, args.wav, args.timeout))

@@ -101,3 +101,62 @@ def test_importing_one_part_does_not_load_the_others(statement: str, must_not_lo
 def test_the_public_names_still_import_from_the_package() -> None:
     loaded = loaded_after("from openapiopenai import Detector, PCMU, TurnDetectionConfig, load_model")
     assert {"openapiopenai.offline", "openapiopenai.audio.formats", "openapiopenai.vad.registry"} <= loaded
+
+
+def literal_keywords(path: Path, keyword: str) -> list[tuple[int, object]]:
+    """``keyword=<literal>`` in the calls of ``path``: (line, value)."""
+    return [
+        (node.lineno, kw.value.value)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == keyword and isinstance(kw.value, ast.Constant)
+    ]
+
+
+def test_the_default_backend_name_is_written_once() -> None:
+    """``vad.registry.AUTO`` is the default backend's one home: no parameter or option spells it."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+                defaults = [*node.args.defaults, *node.args.kw_defaults]
+                named = dict(zip([a.arg for a in args][::-1], defaults[::-1], strict=False))
+                found += [
+                    (path.name, node.lineno, name)
+                    for name, default in named.items()
+                    if name in ("backend", "model")
+                    and isinstance(default, ast.Constant)
+                    and default.value == "auto"
+                ]
+        found += [
+            (path.name, line, "default")
+            for line, value in literal_keywords(path, "default")
+            if value == "auto"
+        ]
+    assert found == []
+
+
+def test_error_codes_and_http_statuses_come_from_their_tables() -> None:
+    """In-band error codes from ``protocol/errors.py``, HTTP statuses from ``server/codes.py``."""
+    session = PACKAGE / "protocol" / "session.py"
+    assert literal_keywords(session, "code") == []
+    for path in (PACKAGE / "server").glob("*.py"):
+        assert literal_keywords(path, "status_code") == [], path.name
+
+
+def test_every_public_member_of_the_session_documents_its_contract() -> None:
+    """As python-websockets documents its protocol objects: each call says when to make it, what
+    it may emit and that client input never makes it raise."""
+    from openapiopenai.protocol.session import Session
+
+    undocumented = [
+        name
+        for name, member in vars(Session).items()
+        if not name.startswith("_")
+        and callable(getattr(member, "fget", member))
+        and not (member.__doc__ or "").strip()
+    ]
+    assert undocumented == []

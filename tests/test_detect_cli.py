@@ -10,14 +10,15 @@ import subprocess
 import sys
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soxr
 
 from openapiopenai.audio import g711
-from openapiopenai.cli import build_parser, main
-from openapiopenai.offline_cli import BROKEN_PIPE_EXIT
+from openapiopenai.cli import SUBCOMMANDS, build_parser, main
+from openapiopenai.offline_cli import BROKEN_PIPE_EXIT, HEADERLESS_HINT
 
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "examples" / "hello.wav"  # two sentences, 24 kHz PCM16
@@ -25,7 +26,7 @@ HELLO = ROOT / "examples" / "hello.wav"  # two sentences, 24 kHz PCM16
 
 def hello_pcm() -> bytes:
     with wave.open(str(HELLO)) as clip:
-        return clip.readframes(clip.getnframes())
+        return bytes(clip.readframes(clip.getnframes()))
 
 
 def hello_float(rate: int) -> np.ndarray:
@@ -70,7 +71,7 @@ def test_file_that_is_not_audio_says_why(capsys: pytest.CaptureFixture[str], tmp
     code, _, err = run_detect(capsys, str(notes), str(HELLO))
     assert code == 1
     assert len(err) == 1
-    assert err[0].startswith(f"openapiopenai detect: error: {notes}: not an audio file")
+    assert err[0].startswith(f"openapiopenai detect: error: {notes}: not a readable audio file")
     assert "--raw" in err[0]  # and what to do if it is headerless audio
 
 
@@ -161,7 +162,141 @@ def test_without_raw_a_headerless_file_is_an_error(
     raw = tmp_path / "hello.bin"
     raw.write_bytes(hello_pcm())
     code, _, err = run_detect(capsys, str(raw))
-    assert code == 1 and len(err) == 1 and "not an audio file" in err[0]
+    assert code == 1 and len(err) == 1 and "not a readable audio file" in err[0]
+
+
+def test_dot_raw_is_headerless_pcm16_like_dot_pcm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """soundfile itself would open a .raw name as rateless raw audio: ``TypeError: samplerate
+    must be specified``."""
+    raw = tmp_path / "hello.raw"
+    raw.write_bytes(hello_pcm())
+    _, from_wav, _ = run_detect(capsys, str(HELLO))
+    code, from_raw, err = run_detect(capsys, str(raw))
+    assert code == 0 and err == []
+    assert segments(from_raw) == segments(from_wav)
+
+
+def test_a_soundfile_type_error_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openapiopenai.offline
+
+    def rateless(path: str, rate: int) -> np.ndarray:
+        raise TypeError("samplerate must be specified")
+
+    monkeypatch.setattr(openapiopenai.offline, "read_audio", rateless)
+    odd = tmp_path / "take.snd"
+    odd.write_bytes(hello_pcm())
+    code, _, err = run_detect(capsys, str(odd))
+    assert code == 1
+    assert err == [f"openapiopenai detect: error: {odd}: headerless audio: {HEADERLESS_HINT}"]
+
+
+def test_raw_flag_on_a_wav_warns_that_its_header_is_read_as_samples(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_detect(capsys, "--raw", str(HELLO))
+    assert code == 0 and len(segments(out)) == 2
+    assert err == [
+        f"openapiopenai detect: warning: {HELLO}: looks like a WAV file, but --raw reads its header as "
+        "samples too"
+    ]
+
+
+def test_text_named_mp3_is_one_line_without_decoder_chatter(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """libmpg123 writes "Note: Trying to resync..." to file descriptor 2 itself, and libsndfile
+    then says the file "does not exist": neither reaches the user."""
+    fake = tmp_path / "song.mp3"
+    fake.write_text("just text, no frames\n" * 3)
+    code = main(["detect", "--no-progress", "--output", "segments", str(fake), str(HELLO)])
+    captured = capfd.readouterr()
+    assert code == 1
+    assert captured.err.splitlines() == [
+        f"openapiopenai detect: error: {fake}: not a readable audio file; {HEADERLESS_HINT}"
+    ]
+    assert len(segments(captured.out)) == 2  # hello.wav was still processed
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        (lambda b: b[:22] + b"\x00\x00" + b[24:], "Channel count is zero"),  # 0 channels
+        (lambda b: b[:20] + b"\xff" * 20 + b[40:], "Malformed 'fmt ' chunk"),  # corrupt fmt chunk
+        (lambda b: b[:30], "No 'data' chunk"),  # cut inside the header
+    ],
+)
+def test_a_broken_wav_header_is_one_line_with_libsndfiles_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, header: Any, detail: str
+) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(header(HELLO.read_bytes()))
+    code, out, err = run_detect(capsys, str(broken), str(HELLO))
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"openapiopenai detect: error: {broken}: not a readable audio file (")
+    assert detail in err[0]
+    assert len(segments(out)) == 2
+
+
+def test_stereo_and_44k_files_give_the_turns_of_the_24k_mono_clip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import soundfile
+
+    mono = hello_float(24_000)
+    soundfile.write(tmp_path / "stereo.wav", np.stack([mono, mono * 0.5], axis=1), 24_000)
+    soundfile.write(tmp_path / "cd.flac", soxr.resample(mono, 24_000, 44_100), 44_100)
+    _, from_wav, _ = run_detect(capsys, str(HELLO))
+    for name in ("stereo.wav", "cd.flac"):
+        code, out, err = run_detect(capsys, str(tmp_path / name))
+        assert code == 0 and err == [], name
+        for (s1, e1), (s2, e2) in zip(segments(out), segments(from_wav), strict=True):
+            assert abs(s1 - s2) < 0.05 and abs(e1 - e2) < 0.05, name
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("bad.parquet", b"hello\n", "not a Parquet manifest (Parquet file size is 6 bytes"),
+        ("wav.parquet", None, "not a Parquet manifest (Parquet magic bytes not found"),
+        ("bad.csv", bytes(range(256)), "not UTF-8 text, so not a CSV manifest"),
+        ("bad.txt", b"\xff\xfe\x00", "not UTF-8 text, so not a list of paths"),
+        ("empty.csv", b"", "manifest has no columns"),
+        (
+            "times.csv",
+            b"start_s,end_s\n0.1,0.5\n",
+            "manifest has no file/path/audio/audio_path column, and its first column ('start_s') "
+            "names no existing file (its columns: start_s, end_s)",
+        ),
+    ],
+)
+def test_a_bad_list_or_manifest_is_one_line_and_the_other_files_still_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, content: bytes | None, reason: str
+) -> None:
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    listing = tmp_path / name
+    listing.write_bytes(HELLO.read_bytes() if content is None else content)
+    code, out, err = run_detect(capsys, str(listing), str(HELLO))
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith(f"openapiopenai detect: error: {listing}: {reason}"), err
+    assert len(segments(out)) == 2
+
+
+def test_a_missing_manifest_names_it_once(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    code, _, err = run_detect(capsys, str(missing))
+    assert code == 1
+    assert err == [f"openapiopenai detect: error: {missing}: no such file or folder"]
+
+
+def test_a_one_column_manifest_without_a_header_name_still_works(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "list.csv").write_text(f"clip\n{HELLO}\n")
+    code, out, err = run_detect(capsys, str(tmp_path / "list.csv"))
+    assert code == 0 and err == [] and len(segments(out)) == 2
 
 
 def test_closed_pipe_exits_quietly(tmp_path: Path) -> None:
@@ -188,7 +323,7 @@ def subparser(name: str) -> argparse.ArgumentParser:
     return chosen
 
 
-@pytest.mark.parametrize("command", ["detect", "eval"])
+@pytest.mark.parametrize("command", list(SUBCOMMANDS))
 def test_help_shows_each_default_once_and_ends_with_examples(command: str) -> None:
     parser = subparser(command)
     for action in parser._actions:
@@ -196,8 +331,32 @@ def test_help_shows_each_default_once_and_ends_with_examples(command: str) -> No
         assert "None" not in (action.help or ""), action.option_strings
     text = parser.format_help()
     tail = text.rstrip().split("\n\n")[-1].splitlines()
-    assert tail[0] == "examples:"
-    assert all(line.startswith(f"  openapiopenai {command} ") for line in tail[1:])
+    assert tail[0] == "examples:", tail  # the examples are the last thing on the page
+    assert len(tail) > 2
+    for line in tail[1:]:  # each an invocation, possibly after an environment variable
+        assert re.match(rf"  (?:[A-Z_]+=\S+ )?openapiopenai {command}\b", line), line
+
+
+@pytest.mark.parametrize("command", list(SUBCOMMANDS))
+def test_every_option_says_what_it_takes_and_its_default(command: str) -> None:
+    """No ``--batch-size BATCH_SIZE``: a value is named (N, MS, PATH...) or its choices listed,
+    and every option has help that shows its default when it has one."""
+    for action in subparser(command)._actions:
+        if not action.option_strings or isinstance(action, argparse._HelpAction):
+            continue
+        flag = action.option_strings[-1]
+        assert action.help, flag
+        if action.nargs != 0:
+            assert action.choices is not None or action.metavar is not None, flag
+            assert action.metavar != action.dest.upper(), flag
+            if not action.required:
+                assert "default" in action.help, flag
+
+
+def test_the_model_flag_reads_the_same_everywhere() -> None:
+    for command in ("serve", "detect", "eval"):
+        flag = next(a for a in subparser(command)._actions if "--transcription-model" in a.option_strings)
+        assert flag.metavar == "NAME_OR_PATH", command
 
 
 def test_top_level_help_ends_with_examples() -> None:
@@ -211,8 +370,12 @@ def test_detect_help_lists_the_choices() -> None:
     assert "{pcm,pcma,pcmu}" in text and "{events,segments,json}" in text
 
 
-@pytest.mark.parametrize("command", [None, "serve", "detect", "eval"])
+@pytest.mark.parametrize("command", [None, *SUBCOMMANDS])
 def test_help_refers_only_to_files_that_exist(command: str | None) -> None:
+    """A path of this repository exists; a path outside a user's checkout (``../``) is never
+    named at all."""
     parser = build_parser(command) if command is None else subparser(command)
-    for ref in re.findall(r"\b(?:docs|examples|tests|bench|tools)/[\w./-]+", parser.format_help()):
+    text = parser.format_help()
+    assert not re.findall(r"(?:^|[\s'\"(=])\.\.?/[\w./-]*", text)
+    for ref in re.findall(r"(?<![\w./-])(?:docs|examples|tests|bench|tools|src)/[\w./-]+", text):
         assert (ROOT / ref.rstrip(".")).exists(), ref

@@ -8,8 +8,11 @@ import base64
 import contextlib
 import importlib.util
 import json
+import socket
 import subprocess
 import sys
+import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +30,8 @@ from tests.server.conftest import ServerProcess, free_port, start_server
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HELLO = EXAMPLES / "hello.wav"
+#: words of the two sentences spoken in hello.wav
+HELLO_WORDS = ("hello", "weather", "tomorrow")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +77,93 @@ def test_quickstart_finishes_a_clip_that_ends_mid_sentence(server: ServerProcess
     assert kinds[-1] == "input_audio_buffer.committed"
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "twilio_bridge.py"])
+def test_quickstart_without_a_server_says_so_in_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    done = run_example("examples/quickstart.py", "--url", url)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"quickstart: no server at {url}: start `openapiopenai serve` (connection refused)"
+    ]
+    assert done.stdout == ""
+
+
+@contextlib.contextmanager
+def tcp_listener(reply: bytes | None) -> Iterator[str]:
+    """A TCP server on a free port that answers every request with ``reply`` (None: never
+    answers); yields its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+            if reply is not None:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_quickstart_time_limit_is_one_line() -> None:
+    with tcp_listener(None) as url:  # accepts, never answers the upgrade
+        started = time.monotonic()
+        done = run_example("examples/quickstart.py", "--url", url, "--timeout", "1")
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"quickstart: timed out after 1 s waiting for {url} (is it an openapiopenai server?)"
+    ]
+    assert elapsed >= 1.0
+
+
+def test_quickstart_with_a_wrong_key_says_which_variable_to_set() -> None:
+    reply = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    with tcp_listener(reply) as url:
+        done = run_example("examples/quickstart.py", "--url", url)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"quickstart: {url} refused the connection with HTTP 401: set OPENAPIOPENAI_API_KEY to the "
+        "server's key"
+    ]
+
+
+def test_transcribe_prints_deltas_and_the_transcript_of_each_turn(server: ServerProcess) -> None:
+    pytest.importorskip("faster_whisper")
+    done = run_example("examples/transcribe.py", "--url", f"{server.http_url}/v1", "--timeout", "80")
+    assert done.returncode == 0, done.stderr
+    finals = [line for line in done.stdout.splitlines() if line.startswith("[item_")]
+    assert len(finals) == 2, done.stdout  # one completed transcript per sentence of hello.wav
+    text = done.stdout.lower()
+    for word in HELLO_WORDS:
+        assert word in text, done.stdout
+
+
+def test_transcribe_without_a_server_says_so_in_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    done = run_example("examples/transcribe.py", "--url", url)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"transcribe: no server at {url}: start `openapiopenai serve` (connection refused)"
+    ]
+
+
+@pytest.mark.parametrize("script", ["quickstart.py", "transcribe.py", "twilio_bridge.py"])
 def test_example_help_runs(script: str) -> None:
     done = run_example(f"examples/{script}", "--help")
     assert done.returncode == 0 and "usage:" in done.stdout
@@ -159,9 +250,10 @@ async def test_twilio_bridge_reports_the_callers_turns_and_clears_playback(
     # the same bytes through the offline engine, as audio/pcmu, plus the bridge's second of silence
     detector = Detector(input_format=PCMU)
     expected = [
-        (e.type, f"{getattr(e, 'audio_start_ms', getattr(e, 'audio_end_ms', None))}ms")
+        (getattr(e, "type", ""), f"{getattr(e, 'audio_start_ms', getattr(e, 'audio_end_ms', None))}ms")
         for e in detector.feed(audio + b"\xff" * 8000) + detector.flush()
-        if e.type in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped")
+        if getattr(e, "type", "")
+        in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped")
     ]
     seen = [(line[1], line[2]) for line in call_lines if line[1].startswith("input_audio_buffer.speech")]
     assert len(expected) == 4

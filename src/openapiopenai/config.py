@@ -29,7 +29,7 @@ API_KEY_ENV = "OPENAPIOPENAI_API_KEY"
 class ServerSettings:
     """Everything ``openapiopenai serve`` can be told; defaults are safe on loopback."""
 
-    #: interface to bind; loopback by default so nothing is exposed by accident
+    #: interface to bind; loopback unless told otherwise, so nothing is exposed by accident
     host: str = "127.0.0.1"
     #: TCP port (0: any free port, single process only)
     port: int = 8000
@@ -58,9 +58,11 @@ class ServerSettings:
     max_retained_audio_bytes: int = _SESSION.max_retained_audio_bytes
     #: ``server_vad``: silence kept before the next possible turn (older silence is dropped)
     max_leading_silence_ms: int = _SESSION.max_leading_silence_ms
-    #: items a session keeps (the oldest are forgotten past it)
+    #: items a session keeps: past it a client's item gets ``conversation_full``; committed audio
+    #: removes the oldest items instead, announced (``conversation_items_evicted``)
     max_items: int = _SESSION.max_items
-    #: text of the items a session keeps; a bigger client item gets ``item_too_large``
+    #: text of the items a session keeps, with the same rules; a bigger client item gets
+    #: ``item_too_large``
     max_item_bytes: int = _SESSION.max_item_bytes
     #: committed items of one session waiting for transcription before new ones fail at once
     max_pending_transcriptions: int = _SESSION.max_pending_transcriptions

@@ -8,6 +8,7 @@ line) or a CSV/Parquet manifest; ``--jobs N`` scores N files at once in worker p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
 #: ``--input-format`` names -> wire formats
 FORMATS = SHORT_NAMES
 #: headerless audio recognised by its extension (any file with ``--raw``): its encoding
-RAW_EXTENSIONS = {".pcm": "pcm", ".ulaw": "pcmu", ".mulaw": "pcmu", ".alaw": "pcma"}
+RAW_EXTENSIONS = {".pcm": "pcm", ".raw": "pcm", ".ulaw": "pcmu", ".mulaw": "pcmu", ".alaw": "pcma"}
+#: the first bytes of files with a header, which ``--raw`` would read as samples
+_HEADERS = {b"RIFF": "WAV", b"fLaC": "FLAC", b"OggS": "Ogg", b"ID3": "MP3", b"FORM": "AIFF"}
 #: what a closed stdout (``| head``) exits with: 128 + SIGPIPE, as a tool killed by it would
 BROKEN_PIPE_EXIT = 141
 
@@ -57,7 +60,8 @@ examples:
   openapiopenai detect talk.wav                      Realtime events as JSON lines
   openapiopenai detect *.flac --output segments      CSV: file,start_s,end_s
   openapiopenai detect call.ulaw                     raw G.711 mu-law 8 kHz, by extension
-  openapiopenai detect --raw --rate 16000 rec.bin    raw PCM16 LE at 16 kHz
+  openapiopenai detect --rate 16000 rec.raw          headerless PCM16 LE at 16 kHz (.pcm/.raw)
+  openapiopenai detect --raw --rate 16000 rec.bin    any name read as headerless PCM16 LE
   openapiopenai detect call.wav --input-format pcmu --silence-duration-ms 300
 """
 
@@ -98,8 +102,8 @@ def add_parser(subparsers: Any) -> None:
         "files",
         nargs="+",
         metavar="PATH",
-        help="wav/flac/ogg at any sample rate, headerless .pcm (PCM16 LE)/.ulaw/.alaw, a folder, a list "
-        "file (.txt) or a manifest (.csv/.parquet)",
+        help="wav/flac/ogg/mp3 at any sample rate, headerless .pcm/.raw (PCM16 LE)/.ulaw/.alaw, a "
+        "folder, a list file (.txt) or a manifest (.csv/.parquet)",
     )
     parser.add_argument(
         "--output",
@@ -120,7 +124,13 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME_OR_PATH",
         help=f"faster-whisper model name or local directory (default: {DEFAULT_MODEL}, the bundled copy)",
     )
-    parser.add_argument("--language", default=None, help="language hint for the transcriber (ISO-639-1)")
+    parser.add_argument(
+        "--language",
+        default=None,
+        metavar="CODE",
+        help="language of the speech for the transcriber, ISO-639-1 such as en or de "
+        "(default: the model detects it)",
+    )
     parser.add_argument(
         "--input-format",
         choices=sorted(FORMATS),
@@ -214,6 +224,9 @@ def load_for_wire(path: str, args: argparse.Namespace) -> WireAudio:
                 data = f.read()
         except OSError as exc:
             raise InputError(_reason(exc)) from None
+        header = next((kind for magic, kind in _HEADERS.items() if data.startswith(magic)), None)
+        if header is not None:
+            warnings.append(f"looks like a {header} file, but --raw reads its header as samples too")
         extra = len(data) % source.bytes_per_sample
         if extra:
             warnings.append(f"ignored the last {extra} byte(s): not a whole {source.beta_name} sample")
@@ -231,18 +244,51 @@ def load_for_wire(path: str, args: argparse.Namespace) -> WireAudio:
         if args.rate is not None:
             warnings.append(f"--rate {args.rate} ignored: the file's header gives its rate")
         try:
-            audio = formats.encode(wire, read_audio(path, wire.sample_rate))
+            with _quiet_stderr():  # libmpg123 prints "Note: ... resync" while it probes non-MP3s
+                samples = read_audio(path, wire.sample_rate)
         except OSError as exc:
             raise InputError(_reason(exc)) from None
-        except RuntimeError as exc:  # soundfile.LibsndfileError: not audio, or damaged
-            detail = str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
-            raise InputError(
-                f"not an audio file soundfile can read ({detail}); headerless audio needs --raw or "
-                "a .pcm/.ulaw/.alaw name"
-            ) from None
+        except (RuntimeError, TypeError, ValueError) as exc:  # LibsndfileError: not audio, damaged
+            raise InputError(_unreadable(exc)) from None
+        audio = formats.encode(wire, samples)
     if not audio:
         warnings.append("0 seconds of audio: no turns to detect")
     return WireAudio(wire, audio, tuple(warnings))
+
+
+#: libsndfile's words for a file it found but could not recognise (said as if it were missing)
+_MISLEADING = ("does not exist", "not a regular file")
+HEADERLESS_HINT = "headerless audio needs --raw (and --rate HZ), or a .pcm/.raw/.ulaw/.alaw name"
+
+
+def _unreadable(exc: Exception) -> str:
+    """Why soundfile could not read an existing file, in one line."""
+    if isinstance(exc, TypeError):  # soundfile treats some names (.raw) as headerless, rateless audio
+        return f"headerless audio: {HEADERLESS_HINT}"
+    detail = str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
+    if not detail or any(words in detail.lower() for words in _MISLEADING):
+        return f"not a readable audio file; {HEADERLESS_HINT}"
+    return f"not a readable audio file ({detail}); {HEADERLESS_HINT}"
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 points at /dev/null inside: C libraries that print straight to it
+    (libmpg123 inside libsndfile) stay quiet. Python's own writes wait until after."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no fd 2 to save: nothing to silence either
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _reason(exc: OSError) -> str:
@@ -257,7 +303,7 @@ def _say(kind: str, path: str, reason: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from openapiopenai.corpus.files import expand_inputs
+    from openapiopenai.corpus.files import InputListError, expand_inputs
 
     if args.rate is not None and args.rate <= 0:
         raise ConfigError(f"--rate must be a positive number of Hz, got {args.rate}")
@@ -268,6 +314,10 @@ def run(args: argparse.Namespace) -> int:
         if os.path.isdir(raw) or os.path.splitext(raw)[1].lower() in LISTINGS:
             try:
                 found = expand_inputs([raw])
+            except InputListError as exc:
+                _say("error", exc.path, exc.reason)
+                failed += 1
+                continue
             except (ConfigError, OSError) as exc:
                 _say("error", raw, str(exc))
                 failed += 1

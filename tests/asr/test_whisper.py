@@ -1,4 +1,5 @@
-"""The bundled tiny.en through the Transcriber interface, on real speech."""
+"""The bundled tiny.en through the Transcriber interface, on the repository's espeak-ng fixtures
+(real LibriSpeech speech: tests/evaluation/test_transcription_real_speech.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from openapiopenai.asr import (
     unavailable_reason,
 )
 from openapiopenai.audio.analysis import ANALYSIS_RATE, prepare
-from openapiopenai.audio.formats import PCM16_24K, PCMU, encode
+from openapiopenai.audio.formats import PCM16_24K, PCMU, AudioFormat, encode
 from openapiopenai.exceptions import ModelLoadError
 from tests.audio._data import SPEECH_THEN_SILENCE, fixture_at
 
@@ -95,11 +96,11 @@ def test_silence_gives_no_text(transcriber: WhisperTranscriber) -> None:
 
 @pytest.mark.parametrize("fmt", [PCM16_24K, PCMU])
 def test_wire_audio_is_prepared_at_16_khz_and_still_understood(
-    fmt: object, transcriber: WhisperTranscriber
+    fmt: AudioFormat, transcriber: WhisperTranscriber
 ) -> None:
     samples = timer()
-    wire = encode(fmt, soxr.resample(samples, SAMPLE_RATE, fmt.sample_rate))  # type: ignore[attr-defined]
-    prepared = prepare(wire, fmt)  # type: ignore[arg-type]
+    wire = encode(fmt, soxr.resample(samples, SAMPLE_RATE, fmt.sample_rate))
+    prepared = prepare(wire, fmt)
     assert prepared.dtype == np.float32
     assert abs(len(prepared) - len(samples)) <= ANALYSIS_RATE // 100
     text = "".join(p.text for p in transcriber.transcribe(prepared, TranscriptionOptions()))

@@ -32,6 +32,12 @@ TWO_TURNS = "two_turns_16k.wav"
 #: 6 s of seeded background noise, no speech: pink noise, mains hum and reversed-speech babble
 #: (``make_noise`` in tools/make_fixtures.py says what RNNoise and Silero make of it)
 NOISE = "noise_16k.wav"
+#: semantic_vad (tools/make_semantic_fixtures.py; 16 kHz, 0.3 s of silence, then speech to the end
+#: of the file): a sentence the end-of-turn model finds complete, an unfinished thought it does not,
+#: and what that thought goes on with
+COMPLETE_SENTENCE = "complete_sentence_16k.wav"
+UNFINISHED_SENTENCE = "unfinished_sentence_16k.wav"
+SENTENCE_REST = "sentence_rest_16k.wav"
 
 SHARED_DATA_ENV = "OPENAPIOPENAI_SHARED_DATA"
 REQUIRE_DATA_ENV = "OPENAPIOPENAI_REQUIRE_DATA"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,17 +12,18 @@ import pytest
 from openapiopenai.cli import main
 from openapiopenai.corpus.files import detect_file, detect_files, expand_inputs
 from openapiopenai.exceptions import ConfigError
-from tests.audio._data import TEN_VAD, data_file
+from tests.audio._data import SPEECH_8K, SPEECH_THEN_SILENCE, TWO_TURNS, fixture_path
 
-NAMES = ["testset-audio-01.wav", "testset-audio-03.wav", "testset-audio-05.wav"]
+#: three different files (two rates; one turn, one turn then silence, two turns)
+NAMES = [SPEECH_8K, SPEECH_THEN_SILENCE, TWO_TURNS]
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    """A small corpus folder of real recordings (symlinks), with a sub-folder and a non-audio file."""
+    """A small corpus folder of the speech fixtures (copied), with a sub-folder and a non-audio file."""
     (tmp_path / "sub").mkdir()
     for i, name in enumerate(NAMES):
-        (tmp_path / ("sub" if i == 2 else ".") / name).symlink_to(data_file(TEN_VAD, name))
+        shutil.copyfile(fixture_path(name), tmp_path / ("sub" if i == 2 else ".") / name)
     (tmp_path / "notes.md").write_text("not audio")
     return tmp_path
 
@@ -45,7 +47,7 @@ def test_list_files_and_csv_manifests_resolve_relative_paths(corpus: Path) -> No
 
 
 def test_a_missing_path_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="No such file"):
+    with pytest.raises(ConfigError, match="no such file or folder"):
         expand_inputs([str(tmp_path / "missing.wav")])
 
 
@@ -56,6 +58,7 @@ def test_a_process_pool_gives_the_same_results_in_input_order(corpus: Path) -> N
     assert [r.file for r in pooled] == paths
     assert pooled == alone
     assert all(r.segments for r in alone)  # every file has speech: the comparison can fail
+    assert len({tuple(r.segments) for r in alone}) == len(alone)  # and its own: so can the order
 
 
 def test_detect_cli_takes_a_folder_and_a_pool(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:

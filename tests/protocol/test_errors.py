@@ -25,3 +25,13 @@ def test_dotted_params_drop_union_tags_and_bracket_positions() -> None:
     assert dotted(loc) == "session.audio.input.format.rate"
     assert dotted(("item", "message.user", "content", 0, "text")) == "item.content[0].text"
     assert dotted(("tools", 2)) == "tools[2]"
+
+
+def test_a_field_named_like_a_union_tag_stays_in_the_param_when_the_source_is_known() -> None:
+    loc = ("session", "transcription", "audio", "input", "transcription", "foo")
+    source = {"session": {"type": "transcription", "audio": {"input": {"transcription": {"foo": 1}}}}}
+    assert dotted(loc, source) == "session.audio.input.transcription.foo"
+    assert dotted(("item", "message.user", "content", 0, "text"), {"item": {"content": [{}]}}) == (
+        "item.content[0].text"
+    )
+    assert dotted(("tools", 5, "x"), {"tools": []}) == "tools[5].x"

@@ -2,8 +2,9 @@
 
 Invariants checked after every message: no exception escapes; a message that is certainly
 invalid gets exactly one ``error`` carrying its ``event_id``, and no message gets more than
-one; wire positions never move back; committed items chain onto the conversation's last
-item; and afterwards the session still detects speech.
+one; wire positions never move back; the detector's buffer start is never before the buffer's;
+committed items chain onto the conversation's last item; and afterwards the session still
+detects speech.
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def run_checked(
     while (request := session.frames_to_score()) is not None:
         session.receive_scores(model.score(request.frames, [request.state], request.sample_rate))
     events = [json.loads(t) for t in session.events_to_send()]
+    # one owner of the buffer start: the detector reads it from the session's buffer, so a turn's
+    # padding can never reach audio the buffer has given away (a commit, dropped silence)
+    assert session._detector.buffer_start >= session._buffer.start
     errors = [e for e in events if e["type"] == "error"]
     mine = [e for e in errors if e["error"].get("event_id") == event_id]
     assert len(mine) <= 1

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.session import Session, SessionLimits
-from openapiopenai.turns import TurnDetectionConfig
+from openapiopenai.turns import SpeechStarted, SpeechStopped, TurnDetectionConfig
 from tests.sdk import validate_beta, validate_ga
 from tests.synth import LoudnessModel, pcm16, silence, tone
 
@@ -583,3 +583,18 @@ def test_manual_mode_keeps_all_audio_until_the_client_commits() -> None:
     events = send(session, {"type": "input_audio_buffer.commit"})
     got = send(session, {"type": "conversation.item.retrieve", "item_id": events[0]["item_id"]})
     assert len(base64.b64decode(got[0]["item"]["content"][0]["audio"])) == 5000 * 48
+
+
+def test_record_turns_keeps_the_detectors_own_events_with_exact_positions() -> None:
+    """``record_turns``: the turn events as the detector made them (samples, the exact onset),
+    for the offline tools; off by default, so a server session keeps no log."""
+    session = new_session(record_turns=True)
+    send(session, append(TURN))
+    ms = 24  # samples per ms at 24 kHz
+    assert session.turn_log == [
+        SpeechStarted(onset=1024 * ms, audio_start=(1024 - 300) * ms),
+        SpeechStopped(speech_end=(1024 + 640) * ms, audio_end=(1024 + 640 + 500) * ms, reason="silence"),
+    ]
+    quiet = new_session()
+    send(quiet, append(TURN))
+    assert quiet.turn_log == []

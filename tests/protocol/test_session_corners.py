@@ -261,8 +261,10 @@ def test_a_transcript_longer_than_the_text_budget_keeps_its_item_and_forgets_old
     session.work_to_do()
     session.receive_transcript_delta(item_id, "word " * 1000)
     session.receive_transcript_done(item_id)
-    completed = received(session)[-1]
+    completed, notice, deleted = received(session)[-3:]
     assert completed["type"] == "conversation.item.input_audio_transcription.completed"
+    assert notice["error"]["code"] == "conversation_items_evicted" and "'note'" in notice["error"]["message"]
+    assert (deleted["type"], deleted["item_id"]) == ("conversation.item.deleted", "note")
     (kept,) = send(session, {"type": "conversation.item.retrieve", "item_id": item_id})
     assert kept["item"]["content"][0]["transcript"] == "word " * 1000
     (gone,) = send(session, {"type": "conversation.item.retrieve", "item_id": "note"})

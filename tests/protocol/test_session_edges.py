@@ -89,7 +89,7 @@ def test_interrupt_response_and_other_audio_settings_are_echoed() -> None:
 
 
 def test_conversation_forgets_audio_before_items() -> None:
-    conversation = Conversation(max_audio_bytes=10, max_items=10)
+    conversation = Conversation(max_audio_bytes=10, max_items=10, max_item_bytes=1000)
     conversation.insert(Item({"id": "a"}, audio=b"x" * 8), after=None)
     conversation.insert(Item({"id": "b"}, audio=b"y" * 8), after=None)
     first, second = conversation.get("a"), conversation.get("b")
@@ -103,11 +103,13 @@ def test_conversation_keeps_an_item_that_alone_fills_the_budget() -> None:
     big = Item({"id": "b", "t": "x" * 12})
     assert conversation.fits(big)
     conversation.insert(big, after=None, at_root=True)
+    assert not conversation.has_room(Item({"id": "c"}))
+    assert conversation.make_room(keep="b") == ["a"]
     assert "b" in conversation and "a" not in conversation
     assert conversation.text_bytes == big.size
 
 
 def test_transcript_of_a_forgotten_item_is_dropped_quietly() -> None:
-    conversation = Conversation(max_audio_bytes=0)
+    conversation = Conversation(max_audio_bytes=0, max_items=10, max_item_bytes=1000)
     conversation.set_transcript("missing", "hello")
     assert len(conversation) == 0

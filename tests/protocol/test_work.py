@@ -56,16 +56,54 @@ def test_client_keys_that_look_internal_are_plain_unknown_parameters() -> None:
     ]
 
 
-def test_items_beyond_the_item_budget_forget_the_oldest() -> None:
+def create_item(session: Session, item_id: str, text: str = "") -> list[dict[str, Any]]:
+    content = [{"type": "input_text", "text": text}] if text else []
+    message = {"type": "message", "role": "user", "id": item_id, "content": content}
+    return send(session, {"type": "conversation.item.create", "item": message, "event_id": f"e_{item_id}"})
+
+
+def test_a_client_item_beyond_the_item_budget_is_refused_and_nothing_is_forgotten() -> None:
     session = session_with(limits=SessionLimits(max_items=3))
-    ids = [f"m{i}" for i in range(5)]
-    for item_id in ids:
-        message = {"type": "message", "role": "user", "id": item_id, "content": []}
-        send(session, {"type": "conversation.item.create", "item": message})
-    missing = send(session, {"type": "conversation.item.retrieve", "item_id": "m0"})
-    assert missing[0]["error"]["code"] == "item_not_found"
-    kept = send(session, {"type": "conversation.item.retrieve", "item_id": "m4"})
-    assert kept[0]["type"] == "conversation.item.retrieved"
+    for item_id in ("m0", "m1", "m2"):
+        assert types(create_item(session, item_id))[0] == "conversation.item.added"
+    (error,) = create_item(session, "m3")
+    validate_ga(json.dumps(error))
+    assert (error["error"]["code"], error["error"]["param"]) == ("conversation_full", "item")
+    assert error["error"]["event_id"] == "e_m3"
+    for item_id in ("m0", "m1", "m2"):
+        kept = send(session, {"type": "conversation.item.retrieve", "item_id": item_id})
+        assert kept[0]["type"] == "conversation.item.retrieved"
+    send(session, {"type": "conversation.item.delete", "item_id": "m0"})
+    assert types(create_item(session, "m3"))[0] == "conversation.item.added"
+
+
+def test_committed_audio_into_a_full_conversation_is_kept_and_the_oldest_removal_announced() -> None:
+    """A VAD commit is never refused or lost: the oldest item makes room, and the client hears
+    which one (a ``conversation_items_evicted`` error notice, then ``conversation.item.deleted``)."""
+    session = session_with(limits=SessionLimits(max_items=2))
+    create_item(session, "m0")
+    create_item(session, "m1")
+    events = send(session, append(TURN))
+    for event in events:
+        validate_ga(json.dumps(event))
+    assert types(events) == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "error",
+        "conversation.item.deleted",
+    ]
+    committed, notice, deleted = events[2], events[5], events[6]
+    assert committed["previous_item_id"] == "m1"
+    assert notice["error"]["code"] == "conversation_items_evicted" and notice["error"]["event_id"] is None
+    assert "removed: 'm0'." in notice["error"]["message"]
+    assert deleted["item_id"] == "m0"
+    (kept,) = send(session, {"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    assert kept["type"] == "conversation.item.retrieved"
+    (gone,) = send(session, {"type": "conversation.item.retrieve", "item_id": "m0"})
+    assert gone["error"]["code"] == "item_not_found"
 
 
 def test_an_item_larger_than_the_text_budget_is_refused_and_the_session_goes_on() -> None:
@@ -80,14 +118,15 @@ def test_an_item_larger_than_the_text_budget_is_refused_and_the_session_goes_on(
     )
 
 
-def test_item_text_beyond_the_budget_evicts_older_items() -> None:
+def test_a_client_item_beyond_the_text_budget_is_refused_and_older_items_stay() -> None:
     session = session_with(limits=SessionLimits(max_item_bytes=10_000))
-    for i in range(4):
-        text = {"type": "input_text", "text": "y" * 4_000}
-        item = {"type": "message", "role": "user", "id": f"t{i}", "content": [text]}
-        send(session, {"type": "conversation.item.create", "item": item})
-    assert send(session, {"type": "conversation.item.retrieve", "item_id": "t0"})[0]["type"] == "error"
-    assert send(session, {"type": "conversation.item.retrieve", "item_id": "t3"})[0]["type"] != "error"
+    assert types(create_item(session, "t0", "y" * 4_000))[0] == "conversation.item.added"
+    assert types(create_item(session, "t1", "y" * 4_000))[0] == "conversation.item.added"
+    (error,) = create_item(session, "t2", "y" * 4_000)
+    assert (error["error"]["code"], error["error"]["event_id"]) == ("conversation_full", "e_t2")
+    assert send(session, {"type": "conversation.item.retrieve", "item_id": "t0"})[0]["type"] != "error"
+    (missing,) = send(session, {"type": "conversation.item.retrieve", "item_id": "t2"})
+    assert missing["error"]["code"] == "item_not_found"
 
 
 def test_decision_point_of_speech_started_is_the_confirming_frame_not_the_padding() -> None:

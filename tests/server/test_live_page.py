@@ -11,10 +11,12 @@ set by ``.ci/run``), where that is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,28 +174,115 @@ def test_silence_knob_is_sent_as_session_update(page: Any, page_server: ServerPr
     assert page.locator("#events li", has_text="session.updated").count() >= 1
 
 
-def test_semantic_vad_choice_reaches_the_server(page: Any, page_server: ServerProcess) -> None:
-    """The eagerness select goes out as a GA ``semantic_vad`` session.update; the page shows the
-    server's answer: the echoed session (the select stays on semantic_vad) or its error."""
+def record_server_events(page: Any) -> list[dict[str, Any]]:
+    """Every JSON event the page's WebSockets receive, as the network saw them (not as the page
+    chose to show them); filled while Playwright waits."""
+    received: list[dict[str, Any]] = []
+
+    def on_socket(ws: Any) -> None:
+        ws.on("framereceived", lambda payload: received.append(json.loads(payload)))
+
+    page.on("websocket", on_socket)
+    return received
+
+
+def wait_for_event(page: Any, received: list[dict[str, Any]], match: Callable[[dict[str, Any]], bool]) -> Any:
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    while time.monotonic() < deadline:
+        found = [event for event in received if match(event)]
+        if found:
+            return found[0]
+        page.wait_for_timeout(100)  # lets Playwright deliver the frames that arrived meanwhile
+    pytest.fail(f"no such event; received: {[e.get('type') for e in received]}")
+
+
+def test_semantic_vad_and_its_eagerness_reach_the_server(page: Any, page_server: ServerProcess) -> None:
+    """The type and eagerness selects go out as GA ``semantic_vad`` session.updates, and the
+    server accepts them: its session.updated echoes the eagerness chosen, each time, and no
+    error comes back."""
+    received = record_server_events(page)
     page.goto(page_server.http_url + "/")
     page.click("#start-mic")
     page.wait_for_function(
         "document.querySelector('#status').textContent.startsWith('listening')", timeout=DEADLINE_MS
     )
+
+    def echoed(eagerness: str) -> Callable[[dict[str, Any]], bool]:
+        def match(event: dict[str, Any]) -> bool:
+            if event.get("type") != "session.updated":
+                return False
+            detection = event["session"]["audio"]["input"]["turn_detection"]
+            return bool(detection["type"] == "semantic_vad" and detection.get("eagerness") == eagerness)
+
+        return match
+
     page.select_option("#vad-type", "semantic_vad")
+    wait_for_event(page, received, echoed("auto"))  # the eagerness select's first choice
+    page.select_option("#eagerness", "high")
+    wait_for_event(page, received, echoed("high"))
+    page.select_option("#eagerness", "low")
+    wait_for_event(page, received, echoed("low"))
+    assert [e for e in received if e.get("type") == "error"] == []
+    assert page.locator("#vad-type").input_value() == "semantic_vad"
+    assert page.locator("#eagerness").input_value() == "low"
+    assert "error" not in page.locator("#status").inner_text()
+
+
+def test_uploaded_file_is_transcribed_on_the_page(page: Any, page_server: ServerProcess) -> None:
+    """A transcription model typed into the knob turns transcription on (the server runs the
+    bundled faster-whisper tiny.en): each turn of the uploaded clip gets its words on the page."""
+    pytest.importorskip("faster_whisper", reason="the transcribe extra is not installed")
+    received = record_server_events(page)
+    page.goto(page_server.http_url + "/")
+    page.fill("#transcription", "tiny.en")
+    page.dispatch_event("#transcription", "change")  # sent with the session.update on connect
+    page.set_input_files("#file", str(SPEECH))
     page.wait_for_function(
-        "[...document.querySelectorAll('#events li')]"
-        ".some(li => /^(session\\.updated|error)/.test(li.textContent))",
-        timeout=DEADLINE_MS,
+        "[...document.querySelectorAll('#turns li.turn .transcript')]"
+        ".filter(t => t.textContent && !t.textContent.startsWith('(')).length >= 2",
+        timeout=DEADLINE_MS * 2,  # the model loads at the first item, on a shared CPU
     )
-    answer = (
-        page.locator("#events li", has_text="session.updated").or_(page.locator("#events li.error")).first
+    updated = wait_for_event(page, received, lambda e: e.get("type") == "session.updated")
+    assert updated["session"]["audio"]["input"]["transcription"]["model"] == "tiny.en"
+    transcripts = page.locator("#turns li.turn .transcript").all_inner_texts()[::-1]  # oldest first
+    assert len(transcripts) == 2, transcripts
+    assert "hello" in transcripts[0].lower(), transcripts
+    assert "weather" in transcripts[1].lower() and "tomorrow" in transcripts[1].lower(), transcripts
+
+
+#: records, in the page, when each input_audio_buffer.append leaves and how much audio it carries
+APPEND_CLOCK = """
+(() => {
+  window.appendLog = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === "string" && data.includes('"input_audio_buffer.append"')) {
+      window.appendLog.push([performance.now(), atob(JSON.parse(data).audio).length / 2]);
+    }
+    return send.call(this, data);
+  };
+})();
+"""
+
+
+def test_uploaded_file_streams_at_real_time_speed(page: Any, page_server: ServerProcess) -> None:
+    """A file is streamed as a microphone would be: its appends span at least the audio they
+    carry (less one chunk). Only a lower bound: a slow machine may take longer, never less."""
+    page.add_init_script(APPEND_CLOCK)
+    page.goto(page_server.http_url + "/")
+    page.set_input_files("#file", str(SPEECH))
+    page.wait_for_function(
+        "document.querySelector('#status').textContent.startsWith('finished')", timeout=DEADLINE_MS
     )
-    if answer.inner_text().startswith("error"):
-        assert "semantic_vad" in answer.inner_text()
-        assert "semantic_vad" in page.locator("#status").inner_text()
-    else:
-        assert page.locator("#vad-type").input_value() == "semantic_vad"
+    log = page.evaluate("window.appendLog")
+    samples = sum(n for _, n in log)
+    audio_ms = samples * 1000 / 24_000
+    last_chunk_ms = log[-1][1] * 1000 / 24_000
+    span_ms = log[-1][0] - log[0][0]
+    with wave.open(str(SPEECH)) as clip:
+        clip_ms = clip.getnframes() * 1000 / clip.getframerate()
+    assert audio_ms >= clip_ms  # the whole clip went out (and the trailing silence)
+    assert span_ms >= audio_ms - last_chunk_ms - 5, (span_ms, audio_ms)  # 5 ms: timer granularity
 
 
 def test_page_passes_the_api_key_as_a_subprotocol(browser: Any, tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ async def test_api_key_is_required_when_configured(tmp_path: Any) -> None:
             assert ws.subprotocol == "realtime"
             assert '"session.created"' in str(await ws.recv())
         ready = f"serving ws://127.0.0.1:{server.port}/v1/realtime (backend silero, auth on, 1 worker)"
-        assert ready in server.output()
+        assert f"{ready}; live page: http://127.0.0.1:{server.port}/\n" in server.output()
     finally:
         server.stop()
 

@@ -11,7 +11,7 @@ from openapiopenai.cli import main
 from openapiopenai.config import ServerSettings, field_docs
 from openapiopenai.protocol.session import SessionLimits
 from openapiopenai.server.app import Hub
-from openapiopenai.server.cli import add_parser, settings_from_args
+from openapiopenai.server.cli import Ready, add_parser, settings_from_args, startup_line
 from tests.synth import LoudnessModel
 
 
@@ -85,10 +85,39 @@ def test_help_gives_each_setting_its_doc_default_and_choices_once(capsys: pytest
     switches = sum(1 for f in fields(ServerSettings) if isinstance(f.default, bool))
     assert text.count("(default: ") == len(fields(ServerSettings)) - switches
     assert "{auto,silero,webrtc,energy}" in text and "{critical,error,warning,info,debug}" in text
-    assert text.rstrip().endswith("as with OpenAI.") and "examples:" in text
+    assert "set per session by the client (session.update), as with OpenAI" in text
+    assert text.split("examples:")[-1].strip().startswith("openapiopenai serve")  # examples come last
 
 
 def test_an_unknown_backend_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse("--backend", "nope")
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "line"),
+    [
+        (
+            "127.0.0.1",
+            False,
+            "serving ws://127.0.0.1:8000/v1/realtime (backend silero, auth off, 1 worker); "
+            "live page: http://127.0.0.1:8000/",
+        ),
+        (
+            "0.0.0.0",
+            False,
+            "serving ws://0.0.0.0:8000/v1/realtime (backend silero, auth off, 1 worker); "
+            "live page: http://127.0.0.1:8000/",
+        ),
+        (
+            "::",
+            True,
+            "serving wss://[::]:8000/v1/realtime (backend silero, auth off, 1 worker); "
+            "live page: https://[::1]:8000/",
+        ),
+    ],
+)
+def test_the_startup_line_gives_the_socket_and_the_live_page(host: str, tls: bool, line: str) -> None:
+    settings = ServerSettings(host=host, ssl_certfile="cert.pem" if tls else None)
+    assert startup_line(settings, Ready(backend="silero", port=8000)) == line

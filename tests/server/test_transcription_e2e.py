@@ -1,30 +1,36 @@
 """Input audio transcription through the official SDK against the real server and bundled model.
 
-Every event is validated strictly against the SDK's own types (``collect`` does it); the
-transcripts are checked for the words spoken in real LibriSpeech recordings.
+Every event is validated strictly against the SDK's own types (``collect_transcripts`` does
+it); the transcripts are checked for the words spoken in the repository's fixtures (espeak-ng
+speech, ``tests/fixtures``). The same paths on real speech (LibriSpeech, with a WER bound) are
+in ``tests/evaluation/test_transcription_real_speech.py``; streaming, interleaving and a full
+queue with a fake transcriber in ``tests/server/test_transcription_streaming.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import AsyncOpenAI
 
 from tests.audio._data import SPEECH, SPEECH_THEN_SILENCE, TWO_TURNS, fixture_at
-from tests.sdk import validate_beta, validate_ga
 from tests.server._client import b64
+from tests.server._transcription import (
+    COMPLETED,
+    DELTA,
+    FAILED,
+    check_items,
+    client_for,
+    collect_transcripts,
+    events_until,
+    words,
+)
 from tests.server.conftest import ServerProcess, start_server
 from tests.synth import pcm16, silence
 
 pytest.importorskip("faster_whisper")
 
-DELTA = "conversation.item.input_audio_transcription.delta"
-COMPLETED = "conversation.item.input_audio_transcription.completed"
-FAILED = "conversation.item.input_audio_transcription.failed"
 #: espeak-ng speech (tests/fixtures): "Please turn on the kitchen lights.", 1.5 s, "And set a timer
 #: for ten minutes."; the first alone; the second with silence after it
 KITCHEN_AND_TIMER = TWO_TURNS
@@ -34,60 +40,6 @@ TIMER = SPEECH_THEN_SILENCE
 
 def wire_pcm(name: str) -> bytes:
     return pcm16(fixture_at(name, 24_000))
-
-
-def words(text: str) -> set[str]:
-    return set("".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split())
-
-
-def client_for(server: ServerProcess) -> AsyncOpenAI:
-    return AsyncOpenAI(
-        base_url=f"{server.http_url}/v1",
-        api_key="sk-test",
-        websocket_base_url=f"ws://127.0.0.1:{server.port}/v1",
-    )
-
-
-async def collect_transcripts(conn: Any, *, beta: bool = False, timeout: float = 90) -> list[dict[str, Any]]:
-    """Events (strictly validated) until every committed item has completed or failed."""
-    events: list[dict[str, Any]] = []
-    committed: list[str] = []
-    finished: list[str] = []
-    async with asyncio.timeout(timeout):
-        while not committed or len(finished) < len(committed):
-            raw = (await conn.recv()).to_json()
-            (validate_beta if beta else validate_ga)(raw)
-            event = json.loads(raw)
-            events.append(event)
-            if event["type"] == "input_audio_buffer.committed":
-                committed.append(event["item_id"])
-            elif event["type"] in (COMPLETED, FAILED):
-                finished.append(event["item_id"])
-    return events
-
-
-async def quiet(conn: Any, seconds: float = 1.5) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    while True:
-        try:
-            events.append(json.loads((await asyncio.wait_for(conn.recv(), seconds)).to_json()))
-        except TimeoutError:
-            return events
-
-
-def check_items(events: list[dict[str, Any]]) -> list[str]:
-    """Per committed item, in commit order: deltas then one completed whose transcript is the
-    deltas joined; returns the transcripts."""
-    committed = [e["item_id"] for e in events if e["type"] == "input_audio_buffer.committed"]
-    completed = [e for e in events if e["type"] == COMPLETED]
-    assert [e["item_id"] for e in completed] == committed
-    for event in completed:
-        item = event["item_id"]
-        deltas = [e["delta"] for e in events if e["type"] == DELTA and e["item_id"] == item]
-        assert deltas and "".join(deltas) == event["transcript"]
-        last_delta = max(i for i, e in enumerate(events) if e["type"] == DELTA and e["item_id"] == item)
-        assert last_delta < events.index(event)
-    return [e["transcript"] for e in completed]
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +55,10 @@ async def test_ga_realtime_session_streams_transcripts_in_commit_order(server: S
         await conn.recv()  # session.created
         asked = {"model": "gpt-4o-transcribe", "language": "en"}
         await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"transcription": asked}}}  # type: ignore[typeddict-item]
+            session={"type": "realtime", "audio": {"input": {"transcription": asked}}}  # type: ignore[arg-type, misc]
         )
         await conn.input_audio_buffer.append(audio=b64(audio))
-        events = await collect_transcripts(conn)
+        events = await collect_transcripts(conn, items=2)
         updated = next(e for e in events if e["type"] == "session.updated")
         assert updated["session"]["audio"]["input"]["transcription"] == asked
         first, second = check_items(events)
@@ -118,7 +70,7 @@ async def test_ga_realtime_session_streams_transcripts_in_commit_order(server: S
         assert "logprobs" not in completed[0] or completed[0]["logprobs"] is None
         # retrieve shows the transcript once it is complete
         await conn.conversation.item.retrieve(item_id=completed[0]["item_id"])
-        retrieved = next(e for e in await quiet(conn) if e["type"] == "conversation.item.retrieved")
+        retrieved = (await events_until(conn, "conversation.item.retrieved"))[-1]
         assert retrieved["item"]["content"][0]["transcript"] == first
     text = server.metrics()
     assert "openapiopenai_transcription_latency_seconds_count" in text
@@ -130,7 +82,7 @@ async def test_ga_transcription_session_with_logprobs(server: ServerProcess) -> 
     async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
         await conn.recv()  # session.created
         await conn.session.update(
-            session={  # type: ignore[typeddict-item]
+            session={
                 "type": "transcription",
                 "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
                 "include": ["item.input_audio_transcription.logprobs"],
@@ -178,7 +130,7 @@ async def test_a_manual_commit_is_transcribed(server: ServerProcess) -> None:
     async with client_for(server).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
         await conn.session.update(
-            session={  # type: ignore[typeddict-item]
+            session={
                 "type": "realtime",
                 "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}},
             }
@@ -192,16 +144,29 @@ async def test_a_manual_commit_is_transcribed(server: ServerProcess) -> None:
 
 
 async def test_transcription_null_sends_no_transcription_events(server: ServerProcess) -> None:
+    """Transcription on, then ``null``: the next item gets no transcription events. Proven by
+    turning it on again for a second item: items are transcribed in commit order, so any event
+    for the first would arrive before the second's ``completed``."""
+    on = {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}
+    off = {"type": "realtime", "audio": {"input": {"transcription": None}}}
+    audio = b64(wire_pcm(TIMER) + pcm16(silence(1500)))
     async with client_for(server).realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"transcription": None}}}  # type: ignore[typeddict-item]
-        )
-        await conn.input_audio_buffer.append(audio=b64(wire_pcm(TIMER) + pcm16(silence(1500))))
-        events = await quiet(conn, 4.0)
+        await conn.recv()  # session.created
+        await conn.session.update(session=on)  # type: ignore[arg-type]
+        await events_until(conn, "session.updated")
+        await conn.session.update(session=off)  # type: ignore[arg-type]
+        events = await events_until(conn, "session.updated")
+        await conn.input_audio_buffer.append(audio=audio)
+        events += await events_until(conn, "input_audio_buffer.committed")
+        untranscribed = events[-1]["item_id"]
+        await conn.session.update(session=on)  # type: ignore[arg-type]
+        await conn.input_audio_buffer.append(audio=audio)
+        events += await collect_transcripts(conn)
     kinds = [e["type"] for e in events]
-    assert "input_audio_buffer.committed" in kinds
-    assert not [k for k in kinds if "transcription" in k]
+    assert "error" not in kinds
+    assert not [e for e in events if "transcription" in e["type"] and e.get("item_id") == untranscribed]
+    (transcribed,) = {e["item_id"] for e in events if e["type"] == COMPLETED}
+    assert transcribed != untranscribed
 
 
 async def test_a_failing_model_fails_each_item_and_the_session_goes_on(tmp_path: Path) -> None:
@@ -210,7 +175,7 @@ async def test_a_failing_model_fails_each_item_and_the_session_goes_on(tmp_path:
         async with client_for(broken).realtime.connect(model="gpt-realtime") as conn:
             await conn.recv()
             await conn.session.update(
-                session={"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}  # type: ignore[typeddict-item]
+                session={"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}
             )
             audio = wire_pcm(TIMER) + pcm16(silence(1500))
             await conn.input_audio_buffer.append(audio=b64(audio))
@@ -232,9 +197,9 @@ async def test_transcription_turned_off_is_refused_with_the_reason(tmp_path: Pat
         async with client_for(off).realtime.connect(model="gpt-realtime") as conn:
             await conn.recv()
             await conn.session.update(
-                session={"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}  # type: ignore[typeddict-item]
+                session={"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}
             )
-            events = await quiet(conn)
+            events = await events_until(conn, "error")
         (error,) = [e for e in events if e["type"] == "error"]
         assert error["error"]["code"] == "feature_unavailable"
         assert "--transcription-workers 0" in error["error"]["message"]

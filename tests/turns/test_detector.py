@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,11 +24,23 @@ FRAME = 768  # 32 ms at 24 kHz: one Silero frame at 16 kHz
 MS = RATE // 1000
 
 
-def detector(**config: object) -> TurnDetector:
+@dataclass
+class Buffer:
+    """The start of the uncommitted audio, as a Session's ``AudioBuffer`` owns it."""
+
+    start: int = 0
+
+
+def detector(buffer: Buffer | None = None, **config: object) -> TurnDetector:
     """A detector that starts a turn on the first speech frame unless told otherwise: the rules
     below are tested one by one; the default minimum speech and warm-up have their own tests."""
     settings: dict[str, object] = {"min_speech_duration_ms": 0, "warmup_ms": 0, **config}
-    return TurnDetector(TurnDetectionConfig(**settings), sample_rate=RATE, frame_length=FRAME)  # type: ignore[arg-type]
+    return TurnDetector(
+        TurnDetectionConfig(**settings),  # type: ignore[arg-type]
+        sample_rate=RATE,
+        frame_length=FRAME,
+        buffer=buffer,
+    )
 
 
 def run(det: TurnDetector, probs: list[float]) -> list[tuple[int, object]]:
@@ -162,9 +176,10 @@ def test_onset_dating_can_be_turned_off_and_widened() -> None:
 def test_onset_dating_never_reaches_before_the_buffer_start() -> None:
     ((_, started),) = run(detector(prefix_padding_ms=0), [0.4, 0.9])
     assert isinstance(started, SpeechStarted) and started.onset == 0
-    det = detector(prefix_padding_ms=0)
+    buffer = Buffer()
+    det = detector(buffer, prefix_padding_ms=0)
     run(det, [0.4, 0.4, 0.4])
-    det.set_buffer_start(2 * FRAME)  # a manual commit of the first two frames
+    buffer.start = 2 * FRAME  # a manual commit of the first two frames
     (started,) = det.push(0.9)
     assert started == SpeechStarted(onset=2 * FRAME, audio_start=2 * FRAME)
 
@@ -357,3 +372,21 @@ def test_the_next_turn_after_a_held_stop_waits_afresh() -> None:
     stops = _stops(run(det, first + SPEECH + [0.01, 0.01, 0.1, 0.2, 0.01]))
     assert len(stops) == 2
     assert stops[1].audio_end == stops[1].speech_end + ms_to_samples(96, RATE) + 2 * FRAME
+
+
+def test_the_buffer_start_is_read_from_the_buffer_and_never_copied() -> None:
+    """One owner: a commit or dropped silence moves only the buffer; the detector sees it at once,
+    and after a turn of its own it counts from that turn's end until the buffer moves past it."""
+    buffer = Buffer()
+    det = detector(buffer, prefix_padding_ms=300, silence_duration_ms=96)
+    run(det, [0.0] * 20)
+    assert det.buffer_start == 0 and det.earliest_turn_start() == 20 * FRAME - 300 * MS
+    buffer.start = 19 * FRAME  # silence dropped from the buffer: nothing told the detector
+    assert det.buffer_start == 19 * FRAME and det.earliest_turn_start() == 19 * FRAME
+    ((_, started),) = run(det, [0.9])
+    assert started == SpeechStarted(onset=20 * FRAME, audio_start=19 * FRAME)
+    ((_, stopped),) = run(det, [0.0] * 3)
+    assert isinstance(stopped, SpeechStopped) and det.buffer_start == stopped.audio_end == 24 * FRAME
+    buffer.start = stopped.audio_end  # the VAD commit
+    buffer.start = 30 * FRAME  # later, more silence dropped
+    assert det.buffer_start == 30 * FRAME

@@ -9,7 +9,7 @@ import pytest
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.turns import SpeechStarted, SpeechStopped, TurnDetectionConfig, TurnDetector
 from openapiopenai.turns.config import EAGERNESS_MAX_WAIT_MS, SemanticVadConfig
-from tests.turns.test_detector import FRAME, MS, RATE, detector, run
+from tests.turns.test_detector import FRAME, MS, RATE, Buffer, detector, run
 
 
 @pytest.mark.parametrize(("sample_rate", "frame_length"), [(RATE, 0), (0, FRAME), (RATE, -1)])
@@ -38,19 +38,21 @@ def test_a_one_frame_maximum_stops_every_turn_as_it_starts() -> None:
 
 
 def test_a_commit_while_an_onset_is_pending_clamps_its_padding() -> None:
-    det = detector(min_speech_duration_ms=64, idle_timeout_ms=1000)
+    buffer = Buffer()
+    det = detector(buffer, min_speech_duration_ms=64, idle_timeout_ms=1000)
     run(det, [0.0] * 20 + [0.9])  # an onset at frame 20, not yet a turn
     assert not det.silent and not det.speaking
     committed_to = 20 * FRAME - 100 * MS
-    det.set_buffer_start(committed_to)
+    buffer.start = committed_to
     ((_, started),) = run(det, [0.9])
     assert started == SpeechStarted(onset=20 * FRAME, audio_start=committed_to)  # not 300 ms before
 
 
 def test_a_commit_while_silent_restarts_the_idle_timer_there() -> None:
-    det = detector(idle_timeout_ms=1000)
+    buffer = Buffer()
+    det = detector(buffer, idle_timeout_ms=1000)
     run(det, [0.0] * 20)
-    det.set_buffer_start(20 * FRAME)
+    buffer.start = 20 * FRAME
     assert det.earliest_turn_start() == 20 * FRAME
     timeouts = [(i, e) for i, e in run(det, [0.0] * 40) if type(e).__name__ == "IdleTimeout"]
     assert [i for i, _ in timeouts] == [31]  # 1000 ms = 31.25 frames after the commit

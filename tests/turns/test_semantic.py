@@ -14,6 +14,7 @@ from openapiopenai.turns.semantic import (
     SemanticTurnDetector,
     TurnEndQuery,
 )
+from tests.turns.test_detector import Buffer
 
 RATE = 16_000
 FRAME = 160  # 10 ms: every millisecond setting falls on a frame boundary
@@ -26,10 +27,10 @@ PREFIX = 300 * MS
 EXACT_ONSET = {"min_speech_duration_ms": 0, "warmup_ms": 0, "onset_lookback_ms": 0}
 
 
-def detector(eagerness: str = "auto", **vad: object) -> SemanticTurnDetector:
+def detector(eagerness: str = "auto", buffer: Buffer | None = None, **vad: object) -> SemanticTurnDetector:
     settings = {**EXACT_ONSET, **vad}
     config = SemanticVadConfig(eagerness=eagerness, vad=TurnDetectionConfig(**settings))  # type: ignore[arg-type]
-    return SemanticTurnDetector(config, sample_rate=RATE, frame_length=FRAME)
+    return SemanticTurnDetector(config, sample_rate=RATE, frame_length=FRAME, buffer=buffer)
 
 
 def push(det: SemanticTurnDetector, p: float, frames: int) -> list[SemanticEvent]:
@@ -236,11 +237,21 @@ def test_configure_mid_turn_applies_the_new_eagerness() -> None:
 
 
 def test_the_detector_surface_follows_the_onset_detector() -> None:
-    det = detector(prefix_padding_ms=300)
+    buffer = Buffer()
+    det = detector(buffer=buffer, prefix_padding_ms=300)
     assert det.silent and not det.speaking and not det.frame_speech
     pause(det, 1000)
     assert det.earliest_turn_start() == 700 * MS
-    det.set_buffer_start(900 * MS)
+    buffer.start = 900 * MS
     assert det.buffer_start == 900 * MS and det.earliest_turn_start() == 900 * MS
     det.push(0.9)
     assert det.speaking and det.frame_speech and det.position == 1010 * MS
+
+
+def test_the_onset_detector_reads_the_same_buffer_start() -> None:
+    buffer = Buffer()
+    det = detector(buffer=buffer, prefix_padding_ms=300)
+    pause(det, 1000)
+    buffer.start = 950 * MS
+    (started,) = det.push(0.9)
+    assert started == SpeechStarted(onset=1000 * MS, audio_start=950 * MS)

@@ -1,4 +1,9 @@
-"""The block graph derived from Silero's frame model scores exactly like the frame model."""
+"""The block graph derived from Silero's frame model scores exactly like the frame model.
+
+The audio is a minute of the repository's speech fixtures strung together (``conversation``):
+bit-exactness has to hold across speech, pauses and the model's state carried through hundreds
+of frames, so a few seconds of one utterance would prove little.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,17 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import soxr
 
 from openapiopenai.vad.base import score_stream
 from openapiopenai.vad.silero import SileroModel, default_model_path
 from openapiopenai.vad.silero_sequence import LAYOUTS, build_sequence_model, self_check, sequence_model
-from tests.audio._data import AMI, TEN_VAD, read_audio
+from tests.audio._data import SPEECH, SPEECH_8K, SPEECH_THEN_SILENCE, TWO_TURNS, fixture_at
+
+#: length of the scored audio (the frame model's state runs through all of it)
+CONVERSATION_S = 60.0
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -22,14 +31,30 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
         yield
 
 
+def conversation(rate: int) -> npt.NDArray[np.float32]:
+    """About ``CONVERSATION_S`` of speech and pauses at ``rate``, from the fixtures only.
+
+    Each take is a fixture at a random gain (-16 to 0 dB) and speed (0.85x to 1.15x, which moves
+    the pitch with it: other "speakers"), followed by a pause of 0.1-2.5 s; a -60 dBFS noise floor
+    runs under everything, so the pauses are not digital silence. Seeded: the same on every run.
+    """
+    rng = np.random.default_rng(2026)
+    names = [TWO_TURNS, SPEECH_THEN_SILENCE, SPEECH, SPEECH_8K]
+    takes: list[npt.NDArray[np.float32]] = []
+    total = 0
+    while total < CONVERSATION_S * rate:
+        samples = fixture_at(names[len(takes) // 2 % len(names)], rate)
+        speed = float(rng.uniform(0.85, 1.15))
+        take = soxr.resample(samples, rate * speed, rate) * (10 ** (rng.uniform(-16.0, 0.0) / 20))
+        takes += [take.astype(np.float32), np.zeros(round(rng.uniform(0.1, 2.5) * rate), np.float32)]
+        total += len(takes[-2]) + len(takes[-1])
+    audio = np.concatenate(takes)
+    return (audio + rng.normal(0.0, 1e-3, len(audio))).astype(np.float32)
+
+
 def dev_frames(rate: int, frame: int) -> np.ndarray:
-    """Two real recordings back to back (speech, pauses, a speaker change), at ``rate``."""
-    parts = []
-    for folder, name in [(TEN_VAD, "testset-audio-03.wav"), (AMI, "trn00.wav")]:
-        samples, source = read_audio(folder, name)
-        samples = samples[: 60 * source]
-        parts.append(soxr.resample(samples, source, rate).astype(np.float32))
-    audio = np.concatenate(parts)
+    """``conversation(rate)`` cut into the model's frames."""
+    audio = conversation(rate)
     n = len(audio) // frame
     return np.ascontiguousarray(audio[: n * frame].reshape(n, frame))
 
@@ -44,6 +69,8 @@ def test_block_graph_is_bit_identical_to_the_frame_model(rate: int, frame: int) 
     got = score_stream(model, frames, blocks, rate)
     assert model.block_layout[rate] == "gemm"  # the fast layout passed its own check here
     assert expected.max() > 0.9 and expected.min() < 0.1  # speech and pauses
+    block_ends = expected[99::100]  # the last frame of each block of 100
+    assert (block_ends > 0.5).any() and (block_ends < 0.5).any()  # blocks end mid-speech and mid-pause
     assert np.abs(got - expected).max() == 0.0
     assert np.array_equal(blocks.state, one.state) and np.array_equal(blocks.context, one.context)
 

@@ -9,8 +9,9 @@ are taken relative to that list's folder, so a corpus folder with its manifest c
 from __future__ import annotations
 
 import csv
+import io
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -21,8 +22,16 @@ from openapiopenai.audio.formats import SHORT_NAMES
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.offline import DEFAULT_CHUNK_MS, Detector, Segment, chunked
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO
 
-__all__ = ["AUDIO_SUFFIXES", "FileResult", "detect_file", "detect_files", "expand_inputs"]
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "FileResult",
+    "InputListError",
+    "detect_file",
+    "detect_files",
+    "expand_inputs",
+]
 
 #: what a folder contributes (whatever soundfile/libsndfile reads)
 AUDIO_SUFFIXES: Final = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au"})
@@ -33,8 +42,19 @@ MANIFEST_COLUMNS: Final = ("file", "path", "audio", "audio_path")
 WIRE_FORMATS: Final = SHORT_NAMES
 
 
+class InputListError(ConfigError):
+    """A path, folder, list file or manifest that names no usable files: ``path`` and the
+    ``reason`` apart, so that a command can print them as ``PATH: reason``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 def expand_inputs(paths: Iterable[str]) -> list[str]:
-    """Audio files named by ``paths`` (files, folders, lists, manifests), in the order given."""
+    """Audio files named by ``paths`` (files, folders, lists, manifests), in the order given;
+    raises :class:`InputListError` for a missing path or a list/manifest that cannot be read."""
     files: list[str] = []
     for raw in paths:
         path = Path(raw)
@@ -44,9 +64,9 @@ def expand_inputs(paths: Iterable[str]) -> list[str]:
                 str(p) for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
             )
         elif not path.exists():
-            raise ConfigError(f"No such file or folder: {raw}")
+            raise InputListError(raw, "no such file or folder")
         elif suffix in LIST_SUFFIXES:
-            lines = path.read_text().splitlines()
+            lines = _text(path, "a list of paths, one a line").splitlines()
             files += [_relative_to(path, s.strip()) for s in lines if s.strip() and not s.startswith("#")]
         elif suffix == ".csv":
             files += [_relative_to(path, name) for name in _csv_column(path)]
@@ -57,34 +77,63 @@ def expand_inputs(paths: Iterable[str]) -> list[str]:
     return files
 
 
+def _text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputListError(str(path), f"not UTF-8 text, so not {what}") from None
+    except OSError as exc:
+        raise InputListError(str(path), (exc.strerror or str(exc)).lower()) from None
+
+
 def _relative_to(listing: Path, name: str) -> str:
     return name if os.path.isabs(name) else str(listing.parent / name)
 
 
-def _pick_column(columns: Sequence[str], where: Path) -> str:
+def _manifest_files(path: Path, columns: Sequence[str], values: Callable[[str], list[str]]) -> list[str]:
+    """The audio files of a manifest: its ``file``/``path``/``audio``/``audio_path`` column, else
+    its first column, but only if that names at least one existing file (a manifest without a
+    file column otherwise fails as "no such file" on every cell of a column of numbers)."""
     for name in MANIFEST_COLUMNS:
         if name in columns:
-            return name
+            return values(name)
     if not columns:
-        raise ConfigError(f"Manifest {where} has no columns")
-    return columns[0]
+        raise InputListError(str(path), "manifest has no columns (an empty file?)")
+    first = values(columns[0])
+    if first and not any(os.path.exists(_relative_to(path, name)) for name in first):
+        raise InputListError(
+            str(path),
+            f"manifest has no {'/'.join(MANIFEST_COLUMNS)} column, and its first column "
+            f"({columns[0]!r}) names no existing file (its columns: {', '.join(columns)})",
+        )
+    return first
 
 
 def _csv_column(path: Path) -> list[str]:
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        column = _pick_column(list(reader.fieldnames or []), path)
-        return [row[column] for row in reader if row.get(column)]
+    text = _text(path, "a CSV manifest")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        columns = [c for c in reader.fieldnames or [] if c]
+    except csv.Error as exc:
+        raise InputListError(str(path), f"not a CSV manifest ({exc})") from None
+    return _manifest_files(path, columns, lambda name: [row[name] for row in rows if row.get(name)])
 
 
 def _parquet_column(path: Path) -> list[str]:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise ConfigError("A Parquet manifest needs pyarrow: pip install 'openapiopenai[ray]'") from exc
-    table = pq.read_table(path)
-    column = _pick_column(table.column_names, path)
-    return [str(v) for v in table.column(column).to_pylist() if v]
+        raise ConfigError("A Parquet manifest needs pyarrow: pip install -e '.[ray]' in a checkout") from exc
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        reason = str(exc).split("': ", 1)[-1].rstrip(".")  # past "Could not open ... 'PATH'"
+        raise InputListError(str(path), f"not a Parquet manifest ({reason})") from None
+    return _manifest_files(
+        path, table.column_names, lambda name: [str(v) for v in table.column(name).to_pylist() if v]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +150,7 @@ def detect_file(
     path: str,
     config: TurnDetectionConfig | None = None,
     *,
-    model: str = "auto",
+    model: str = AUTO,
     input_format: str = "pcm",
     events: bool = False,
 ) -> FileResult:
@@ -135,7 +184,7 @@ def detect_files(
     paths: Sequence[str],
     config: TurnDetectionConfig | None = None,
     *,
-    model: str = "auto",
+    model: str = AUTO,
     input_format: str = "pcm",
     events: bool = False,
     jobs: int = 1,

@@ -22,6 +22,7 @@ import numpy as np
 from openapiopenai.corpus.files import detect_file
 from openapiopenai.exceptions import ConfigError
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO
 
 __all__ = ["COLUMNS", "Segmenter", "segment_corpus"]
 
@@ -34,7 +35,7 @@ class Segmenter:
     def __init__(
         self,
         config: TurnDetectionConfig,
-        model: str = "auto",
+        model: str = AUTO,
         input_format: str = "pcm",
         skip_errors: bool = False,
     ) -> None:
@@ -87,7 +88,7 @@ def segment_corpus(
     output: str | Path,
     config: TurnDetectionConfig | None = None,
     *,
-    model: str = "auto",
+    model: str = AUTO,
     input_format: str = "pcm",
     address: str | None = None,
     actors: int | None = None,

@@ -46,22 +46,32 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure accuracy against labelled audio",
-        description="Frame-level (10 ms) and turn-level accuracy of our detector beside our rules before\n"
-        "issue 12 and the baselines (Silero with VADIterator rules, webrtcvad mode 3, energy) on\n"
-        "folders of audio files with a speech_segments.csv (file,start_s,end_s; a file without\n"
-        "rows is all non-speech). Audio goes through the library's Detector (a fresh session per\n"
-        "file); the scoring rules are summarised in docs/evaluation-results.md.",
+        description="Frame-level (10 ms) and turn-level accuracy of the turn detector beside baselines\n"
+        "(the same detector with plain rules: no hysteresis, onset dating, minimum speech or warm-up,\n"
+        "shown as 'ours-before'; Silero with VADIterator rules; webrtcvad mode 3; an energy detector).\n"
+        "Audio goes through the library's Detector, a fresh session per file; the scoring rules are\n"
+        "summarised in docs/evaluation-results.md.\n"
+        "\n"
+        "A labelled folder (DIR) holds audio files (.wav/.flac/.ogg) and a speech_segments.csv:\n"
+        "  data/my-dataset/\n"
+        "    a.wav  b.flac  ...\n"
+        "    speech_segments.csv    file,start_s,end_s: one row per speech segment; a file with no\n"
+        "                           rows is non-speech from start to end\n"
+        "    transcripts.csv        optional, file,text: adds the word error rate (see --no-wer)",
         epilog="examples:\n"
-        "  openapiopenai eval ../shared/data/ten-vad-testset         one labelled folder\n"
+        "  openapiopenai eval data/my-dataset                        one labelled folder\n"
         "  openapiopenai eval DIR1 DIR2 --conditions clean,pcmu,pcma with the G.711 transcodes\n"
         "  openapiopenai eval DIR --json --limit-files 20            JSON rows, a quick run\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folders with audio + speech_segments.csv")
-    parser.add_argument("--limit-files", type=int, default=None, metavar="N", help="first N files per folder")
+    parser.add_argument(
+        "--limit-files", type=int, default=None, metavar="N", help="first N files per folder (default: all)"
+    )
     parser.add_argument(
         "--conditions",
         default="clean",
+        metavar="LIST",
         help=f"comma list of {', '.join(CONDITIONS)}, {NOISY} (pcmu/pcma: G.711 at 8 kHz; {NOISY}: mixed "
         "with --noise-dir at 0/5/10 dB SNR, with and without noise reduction); default: clean",
     )
@@ -72,7 +82,10 @@ def add_parser(subparsers: Any) -> None:
         help=f"{NOISY}: folder of noise recordings (default: nonspeech-dev beside the first DIR)",
     )
     parser.add_argument(
-        "--denoiser", default="rnnoise", help=f"{NOISY}: rnnoise or deepfilternet (default: rnnoise)"
+        "--denoiser",
+        default="rnnoise",
+        choices=("rnnoise", "deepfilternet"),
+        help=f"{NOISY}: the noise reduction compared with none (default: rnnoise)",
     )
     parser.add_argument(
         "--backend",
@@ -81,7 +94,7 @@ def add_parser(subparsers: Any) -> None:
         help=f"speech model of 'ours' (default: {AUTO})",
     )
     parser.add_argument(
-        "--chunk-ms", type=int, default=CHUNK_MS, help=f"append size in ms (default: {CHUNK_MS})"
+        "--chunk-ms", type=int, default=CHUNK_MS, metavar="MS", help=f"append size (default: {CHUNK_MS})"
     )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
     parser.add_argument(

@@ -55,7 +55,7 @@ from openapiopenai.turns.config import TurnDetectionConfig
 from openapiopenai.turns.detector import SpeechStarted, SpeechStopped, TurnDetector, TurnEvent
 from openapiopenai.turns.timeline import ms_to_samples
 from openapiopenai.vad.base import FloatArray, SpeechModel, StreamState, score_stream
-from openapiopenai.vad.registry import load_model
+from openapiopenai.vad.registry import AUTO, load_model
 
 __all__ = [
     "CHUNK_MS",
@@ -415,7 +415,7 @@ def scored_files(
     conditions: Sequence[str],
     config: TurnDetectionConfig,
     *,
-    backend: str = "auto",
+    backend: str = AUTO,
     chunk_ms: int = CHUNK_MS,
     progress: Callable[[LabelledFile], None] | None = None,
 ) -> Iterator[ScoredFile]:
@@ -458,7 +458,7 @@ def evaluate(
     conditions: Sequence[str],
     config: TurnDetectionConfig,
     *,
-    backend: str = "auto",
+    backend: str = AUTO,
     chunk_ms: int = CHUNK_MS,
     progress: Callable[[LabelledFile], None] | None = None,
 ) -> dict[tuple[str, str], dict[str, SystemResult]]:

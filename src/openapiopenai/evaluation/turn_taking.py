@@ -258,7 +258,10 @@ def evaluate_turn_taking(
     """server_vad at each silence window and, if ``predict`` is given, semantic_vad at each eagerness."""
     server = {ms: TurnTakingResult("server_vad", f"silence_duration_ms={ms}") for ms in silences_ms}
     semantic = {
-        e: TurnTakingResult("semantic_vad", f"eagerness={e} (max wait {EAGERNESS_MAX_WAIT_MS[e]} ms)")
+        e: TurnTakingResult(
+            "semantic_vad",
+            f"eagerness={e}{' (= medium)' if e == 'auto' else ''} (max wait {EAGERNESS_MAX_WAIT_MS[e]} ms)",
+        )
         for e in (eagernesses if predict is not None else ())
     }
     for case in cases:

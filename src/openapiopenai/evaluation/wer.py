@@ -28,6 +28,7 @@ import soxr
 from openapiopenai.audio.analysis import prepare
 from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.turns.config import TurnDetectionConfig
+from openapiopenai.vad.registry import AUTO
 
 __all__ = ["TRANSCRIPTS", "FileWer", "WerResult", "has_transcripts", "normalize", "wer", "word_error_rate"]
 
@@ -124,7 +125,7 @@ def evaluate_folder(
     transcriber: Any,
     config: TurnDetectionConfig | None = None,
     *,
-    backend: str = "auto",
+    backend: str = AUTO,
     limit_files: int | None = None,
     progress: Callable[[str], object] | None = None,
 ) -> WerResult:

@@ -28,6 +28,8 @@ class TranscriptionConfig:
     model: str | None = None
     language: str | None = None
     prompt: str | None = None
+    #: the fields the client set to ``null``: echoed as it asked (left out when not asked)
+    null_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,17 @@
 """The conversation's items as this server keeps them: order, and the audio of user turns.
 
 Memory is bounded three ways, each a session limit: at most ``max_items`` items and at most
-``max_item_bytes`` of item text (the oldest items are forgotten first: a session that runs for
-hours keeps talking), and at most ``max_audio_bytes`` of retained audio (the oldest items keep
-their place but lose their audio). Without these a client could hold gigabytes per session.
+``max_item_bytes`` of item text, and at most ``max_audio_bytes`` of retained audio (the oldest
+items keep their place but lose their audio). Without these a client could hold gigabytes per
+session.
+
+What happens at the item and text limits depends on who adds the item. A client's item that
+does not fit is refused (the Session answers ``conversation_full``; OpenAI's API never forgets
+items on its own, so neither do we behind a client's back). Committed user audio is never
+refused or lost: when a commit (or the transcript filling it in) does not fit, the oldest other
+items make room (:meth:`Conversation.make_room`) and the Session tells the client which
+(``conversation_items_evicted``, then ``conversation.item.deleted`` for each), so a session
+that talks for hours goes on.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ class Item:
 class Conversation:
     """Ordered items within the session's item, text and audio budgets."""
 
-    def __init__(self, max_audio_bytes: int, max_items: int = 1024, max_item_bytes: int = 4 << 20) -> None:
+    def __init__(self, *, max_audio_bytes: int, max_items: int, max_item_bytes: int) -> None:
+        """The three budgets, all required: their defaults live in ``SessionLimits`` alone."""
         self._items: OrderedDict[str, Item] = OrderedDict()
         self._max_audio = max_audio_bytes
         self._max_items = max_items
@@ -55,14 +64,21 @@ class Conversation:
         return self._text_bytes
 
     def fits(self, record: Item) -> bool:
-        """Whether an item this size can be held at all (older items make room otherwise)."""
+        """Whether an item this size can be held at all, in an empty conversation."""
         return record.size <= self._max_bytes
+
+    def has_room(self, record: Item) -> bool:
+        """Whether ``record`` can join without going over the item count or the text budget."""
+        return len(self._items) < self._max_items and self._text_bytes + record.size <= self._max_bytes
 
     def get(self, item_id: str) -> Item | None:
         return self._items.get(item_id)
 
     def insert(self, record: Item, after: str | None, *, at_root: bool = False) -> str | None:
-        """Insert ``record``; returns the id of the item it now follows (``None`` at the start)."""
+        """Insert ``record``; returns the id of the item it now follows (``None`` at the start).
+
+        Never forgets an item: over the item or text budget, the caller decides (refuse first,
+        or :meth:`make_room` after)."""
         item_id = record.item["id"]
         if at_root:
             self._items[item_id] = record
@@ -80,11 +96,12 @@ class Conversation:
             previous = after
         self._audio_bytes += len(record.audio)
         self._text_bytes += record.size
-        self._evict(keep=item_id)
+        self._trim_audio()
         return previous
 
     def set_transcript(self, item_id: str, transcript: str) -> None:
-        """Fill in the transcript of a user audio item (``retrieve`` then returns it)."""
+        """Fill in the transcript of a user audio item (``retrieve`` then returns it; the text
+        budget may now be exceeded: :meth:`make_room`)."""
         record = self._items.get(item_id)
         if record is None:
             return
@@ -94,7 +111,6 @@ class Conversation:
         size = item_size(record.item)
         self._text_bytes += size - record.size
         record.size = size
-        self._evict(keep=item_id)
 
     def delete(self, item_id: str) -> bool:
         record = self._items.pop(item_id, None)
@@ -104,12 +120,19 @@ class Conversation:
         self._text_bytes -= record.size
         return True
 
-    def _evict(self, keep: str) -> None:
+    def make_room(self, keep: str) -> list[str]:
+        """Forget the oldest items but ``keep`` until the item count and text budget hold again
+        (``keep`` alone may exceed the text budget: a long transcript); the ids forgotten."""
+        forgotten: list[str] = []
         while len(self._items) > self._max_items or self._text_bytes > self._max_bytes:
             victim = next((key for key in self._items if key != keep), None)
-            if victim is None:  # the kept item alone fits (``fits`` was checked)
+            if victim is None:
                 break
             self.delete(victim)
+            forgotten.append(victim)
+        return forgotten
+
+    def _trim_audio(self) -> None:
         for record in self._items.values():
             if self._audio_bytes <= self._max_audio:
                 return

@@ -3,27 +3,46 @@
 The Session works on :class:`InputConfig`; a dialect translates ``session.update`` payloads
 into it and renders the full session object (and the user-item events) back in its own
 shape. Everything shape-specific lives here, so the state machine has no ``if beta``.
+
+Updates arrive typed: ``apply_update`` takes the validated pydantic session model and reads
+the input settings from its fields (which were given is ``model_fields_set``: an explicit
+``null`` clears a setting, an absent field keeps it). One part stays a dict, on purpose: the
+*echo*, the settings this server accepts but does not act on (``instructions``, ``tools``, output
+audio, ...). Those are only ever merged into the next ``session.updated`` as the client wrote
+them, nested objects field by field (:func:`~openapiopenai.protocol.config.deep_merge`), so their
+wire shape is the right representation; they are dumped once from the model, never re-read.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, ClassVar, cast
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, TypeAlias
 
 from openapiopenai.audio.formats import AudioFormat, from_beta, from_ga
 from openapiopenai.exceptions import ConfigError, ProtocolError
 from openapiopenai.models import (
+    AudioTranscription,
+    RealtimeAudioFormatsAudioPCM,
+    RealtimeAudioInputTurnDetectionSemanticVad,
+    RealtimeAudioInputTurnDetectionServerVad,
     RealtimeBetaServerEventConversationItemCreated,
     RealtimeBetaServerEventConversationItemRetrieved,
     RealtimeBetaServerEventSessionCreated,
     RealtimeBetaServerEventSessionUpdated,
+    RealtimeBetaSessionUpdateSession,
+    RealtimeBetaTranscriptionSessionUpdateSession,
+    RealtimeBetaTurnDetection,
     RealtimeModel,
     RealtimeServerEventConversationItemAdded,
     RealtimeServerEventConversationItemDone,
     RealtimeServerEventConversationItemRetrieved,
     RealtimeServerEventSessionCreated,
     RealtimeServerEventSessionUpdated,
+    RealtimeSessionCreateRequest,
+    RealtimeTranscriptionSessionCreateRequest,
 )
+from openapiopenai.models import NoiseReduction as WireNoiseReduction
 from openapiopenai.models.unions import parse_beta_client_event as _parse_beta
 from openapiopenai.models.unions import parse_client_event as _parse_ga
 from openapiopenai.protocol import errors
@@ -42,8 +61,39 @@ from openapiopenai.turns.config import IDLE_TIMEOUT_RANGE_MS, SemanticVadConfig,
 
 #: wire fields of ``server_vad`` that map onto TurnDetectionConfig
 VAD_FIELDS = ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
+#: the transcription settings a session keeps (and echoes)
+TRANSCRIPTION_FIELDS = ("model", "language", "prompt")
 #: ``server_vad`` fields a ``semantic_vad`` object may not carry (OpenAI rejects them too)
 SEMANTIC_REJECTED = VAD_FIELDS
+
+#: a validated ``turn_detection`` object: GA's two tagged shapes, or beta's (and GA transcription
+#: sessions') one flat shape
+WireTurnDetection: TypeAlias = (
+    RealtimeAudioInputTurnDetectionServerVad
+    | RealtimeAudioInputTurnDetectionSemanticVad
+    | RealtimeBetaTurnDetection
+)
+GaSessionUpdate: TypeAlias = RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest
+BetaSessionUpdate: TypeAlias = (
+    RealtimeBetaSessionUpdateSession | RealtimeBetaTranscriptionSessionUpdateSession
+)
+#: the validated ``session`` of a ``session.update`` (or beta ``transcription_session.update``)
+SessionUpdate: TypeAlias = GaSessionUpdate | BetaSessionUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class InputUpdate:
+    """The input settings one update carries, typed, whatever the dialect's shape.
+
+    ``given`` names the settings present in the update (``null`` included: it switches the
+    setting off); the others keep their current values."""
+
+    given: frozenset[str]
+    transcription: AudioTranscription | None = None
+    noise_reduction: WireNoiseReduction | None = None
+    turn_detection: WireTurnDetection | None = None
+    include: Sequence[str] | None = None
+
 
 GA_CLIENT_TYPES = (
     "session.update",
@@ -75,8 +125,7 @@ BETA_MODELS = frozenset(
 )
 
 
-def _check_idle_timeout(wire: dict[str, Any], param: str, event_id: str | None) -> None:
-    idle = wire.get("idle_timeout_ms")
+def _check_idle_timeout(idle: int | None, param: str, event_id: str | None) -> None:
     low, high = IDLE_TIMEOUT_RANGE_MS
     if idle is not None and not low <= idle <= high:
         raise ProtocolError(
@@ -98,10 +147,15 @@ def _merged_vad(
         ) from exc
 
 
+def current_type(current: TurnDetection | None) -> str:
+    """What a ``turn_detection`` without ``type`` means: the current rule (``server_vad`` if none)."""
+    return "semantic_vad" if isinstance(current, SemanticVadConfig) else "server_vad"
+
+
 def merge_turn_detection(
     current: TurnDetection | None,
     default: TurnDetectionConfig,
-    wire: dict[str, Any],
+    wire: WireTurnDetection,
     kind: SessionKind,
     features: Features,
     param: str,
@@ -111,15 +165,17 @@ def merge_turn_detection(
 
     The same ``type`` merges field by field; a new ``type`` switches rule and keeps the onset
     settings the two share. A missing ``type`` means the current rule (``server_vad`` if none)."""
-    current_type = "semantic_vad" if isinstance(current, SemanticVadConfig) else "server_vad"
-    wanted = wire.get("type") or (current_type if current is not None else "server_vad")
-    if kind == "realtime" and wire.get("create_response") is True:
+    wanted = wire.type or current_type(current)
+    if kind == "realtime" and wire.create_response is True:
         raise errors.unsupported(
             "create_response (automatic model responses)", f"{param}.create_response", event_id
         )
     vad = current.vad if isinstance(current, SemanticVadConfig) else (current or default)
+    given = wire.model_fields_set
+    eagerness = None if isinstance(wire, RealtimeAudioInputTurnDetectionServerVad) else wire.eagerness
     if wanted == "semantic_vad":
-        extra = [key for key in SEMANTIC_REJECTED if wire.get(key) is not None]
+        # the GA semantic_vad model has none of these fields; beta's flat one has them all
+        extra = [key for key in SEMANTIC_REJECTED if getattr(wire, key, None) is not None]
         if extra:
             raise ProtocolError(
                 f"Unknown parameter: '{param}.{extra[0]}'. semantic_vad has no '{extra[0]}'.",
@@ -128,19 +184,20 @@ def merge_turn_detection(
                 event_id=event_id,
             )
         require(features, "semantic_vad", "semantic_vad turn detection", f"{param}.type", event_id)
-        eagerness = wire.get("eagerness") or (
-            current.eagerness if isinstance(current, SemanticVadConfig) else "auto"
-        )
-        return SemanticVadConfig(eagerness=eagerness, vad=vad)
-    if wire.get("eagerness") is not None:
+        eagerness = eagerness or (current.eagerness if isinstance(current, SemanticVadConfig) else "auto")
+        # the idle timer is server_vad's alone (the API refuses it on semantic_vad): a switch
+        # drops it rather than keep a timer the session object no longer shows
+        return SemanticVadConfig(eagerness=eagerness, vad=replace(vad, idle_timeout_ms=None))
+    if eagerness is not None:
         raise ProtocolError(
             f"Unknown parameter: '{param}.eagerness'. Only semantic_vad has 'eagerness'.",
             code=errors.UNKNOWN_PARAMETER,
             param=f"{param}.eagerness",
             event_id=event_id,
         )
-    _check_idle_timeout(wire, param, event_id)
-    return _merged_vad(vad, {key: wire[key] for key in VAD_FIELDS if key in wire}, param, event_id)
+    changes = {key: getattr(wire, key) for key in VAD_FIELDS if key in given}
+    _check_idle_timeout(changes.get("idle_timeout_ms"), param, event_id)
+    return _merged_vad(vad, changes, param, event_id)
 
 
 def require(features: Features, feature: Feature, what: str, param: str, event_id: str | None) -> None:
@@ -156,24 +213,27 @@ def require(features: Features, feature: Feature, what: str, param: str, event_i
 
 
 def parse_transcription(
-    wire: dict[str, Any] | None, features: Features, param: str, event_id: str | None
+    wire: AudioTranscription | None, features: Features, param: str, event_id: str | None
 ) -> TranscriptionConfig | None:
     """``transcription`` / ``input_audio_transcription``: replaced whole (``null``: off)."""
     if wire is None:
         return None
     require(features, "transcription", "Input audio transcription", param, event_id)
+    nulls = frozenset(
+        key for key in TRANSCRIPTION_FIELDS if key in wire.model_fields_set and getattr(wire, key) is None
+    )
     return TranscriptionConfig(
-        model=wire.get("model"), language=wire.get("language"), prompt=wire.get("prompt")
+        model=wire.model, language=wire.language, prompt=wire.prompt, null_fields=nulls
     )
 
 
 def parse_noise_reduction(
-    wire: dict[str, Any] | None, features: Features, param: str, event_id: str | None
+    wire: WireNoiseReduction | None, features: Features, param: str, event_id: str | None
 ) -> NoiseReduction | None:
     """``noise_reduction`` / ``input_audio_noise_reduction``: ``{type}`` or ``null`` (off)."""
     if wire is None:
         return None
-    kind = wire.get("type")
+    kind = wire.type
     if kind is None:
         raise ProtocolError(
             f"Missing required parameter: '{param}.type'.",
@@ -182,16 +242,15 @@ def parse_noise_reduction(
             event_id=event_id,
         )
     require(features, "noise_reduction", "Noise reduction", param, event_id)
-    return cast(NoiseReduction, kind)
+    return kind
 
 
 def wire_transcription(config: InputConfig) -> dict[str, Any] | None:
     t = config.transcription
     if t is None:
         return None
-    return {
-        k: v for k, v in (("model", t.model), ("language", t.language), ("prompt", t.prompt)) if v is not None
-    }
+    values = {"model": t.model, "language": t.language, "prompt": t.prompt}
+    return {key: value for key, value in values.items() if value is not None or key in t.null_fields}
 
 
 def wire_noise_reduction(config: InputConfig) -> dict[str, Any] | None:
@@ -229,7 +288,7 @@ def wire_turn_detection(
 
 def _apply_input(
     config: InputConfig,
-    fields: dict[str, Any],
+    update: InputUpdate,
     names: dict[str, str],
     kind: SessionKind,
     default_td: TurnDetectionConfig,
@@ -238,27 +297,48 @@ def _apply_input(
 ) -> InputConfig:
     """The dialect-neutral part of an update: ``names`` maps our setting to its wire param."""
     changes: dict[str, Any] = {}
-    if "transcription" in fields:
+    if "transcription" in update.given:
         changes["transcription"] = parse_transcription(
-            fields["transcription"], features, names["transcription"], event_id
+            update.transcription, features, names["transcription"], event_id
         )
-    if "noise_reduction" in fields:
+    if "noise_reduction" in update.given:
         changes["noise_reduction"] = parse_noise_reduction(
-            fields["noise_reduction"], features, names["noise_reduction"], event_id
+            update.noise_reduction, features, names["noise_reduction"], event_id
         )
-    if "turn_detection" in fields:
-        wire_td = fields["turn_detection"]
+    if "turn_detection" in update.given:
+        wire_td = update.turn_detection
         if wire_td is None:
             changes["turn_detection"] = None
         else:
             changes["turn_detection"] = merge_turn_detection(
                 config.turn_detection, default_td, wire_td, kind, features, names["turn_detection"], event_id
             )
-            if wire_td.get("interrupt_response") is not None:
-                changes["interrupt_response"] = wire_td["interrupt_response"]
-    if "include" in fields:
-        changes["include_logprobs"] = LOGPROBS_INCLUDE in (fields["include"] or ())
+            if wire_td.interrupt_response is not None:
+                changes["interrupt_response"] = wire_td.interrupt_response
+    if "include" in update.given:
+        changes["include_logprobs"] = LOGPROBS_INCLUDE in (update.include or ())
     return replace(config, **changes)
+
+
+def _typed_turn_detection(event: dict[str, Any], config: InputConfig) -> dict[str, Any]:
+    """``event`` with the current rule's ``type`` filled into a typeless GA
+    ``session.audio.input.turn_detection`` (new dicts along the path; the rest is shared). Any
+    other shape is left for validation to judge."""
+    session = event.get("session")
+    if event.get("type") != "session.update" or not isinstance(session, dict):
+        return event
+    audio = session.get("audio")
+    audio_in = audio.get("input") if isinstance(audio, dict) else None
+    td = audio_in.get("turn_detection") if isinstance(audio_in, dict) else None
+    if (
+        not isinstance(audio, dict)
+        or not isinstance(audio_in, dict)
+        or not isinstance(td, dict)
+        or "type" in td
+    ):
+        return event
+    td = {"type": current_type(config.turn_detection), **td}
+    return {**event, "session": {**session, "audio": {**audio, "input": {**audio_in, "turn_detection": td}}}}
 
 
 class GaDialect:
@@ -333,44 +413,56 @@ class GaDialect:
         kind: SessionKind,
         config: InputConfig,
         echo: dict[str, Any],
-        session: dict[str, Any],
+        session: SessionUpdate,
         default_td: TurnDetectionConfig,
         features: Features,
         event_id: str | None,
     ) -> tuple[InputConfig, dict[str, Any]]:
         """Validate a whole update and return the new state; raise before changing anything."""
-        if session.get("type") != kind:
+        if not isinstance(session, GaSessionUpdate):  # pragma: no cover - parse_client_event made it
+            raise TypeError(f"not a GA session update: {type(session).__name__}")
+        if session.type != kind:
             raise ProtocolError(
-                f"Passing a {session.get('type')} session update event to a {kind} session is not allowed.",
+                f"Passing a {session.type} session update event to a {kind} session is not allowed.",
                 code=errors.INVALID_VALUE,
                 param="session.type",
                 event_id=event_id,
             )
-        rest = dict(session)
-        del rest["type"]
-        audio = dict(rest.pop("audio", None) or {})
-        audio_in: dict[str, Any] = dict(audio.pop("input", None) or {})
+        audio_in = None if session.audio is None else session.audio.input
         fmt: AudioFormat = config.format
-        if "format" in audio_in and audio_in["format"] is not None:
-            wire = audio_in["format"]
-            fmt = from_ga(wire.get("type", "audio/pcm"), wire.get("rate"))
-        fields: dict[str, Any] = {
-            key: audio_in[key]
-            for key in ("transcription", "noise_reduction", "turn_detection")
-            if key in audio_in
-        }
-        if "include" in rest:
-            fields["include"] = rest.pop("include")
+        update = InputUpdate(frozenset())
+        if audio_in is not None:
+            wire = audio_in.format
+            if wire is not None:
+                fmt = from_ga(
+                    wire.type, wire.rate if isinstance(wire, RealtimeAudioFormatsAudioPCM) else None
+                )
+            update = InputUpdate(
+                frozenset(audio_in.model_fields_set & {"transcription", "noise_reduction", "turn_detection"}),
+                transcription=audio_in.transcription,
+                noise_reduction=audio_in.noise_reduction,
+                turn_detection=audio_in.turn_detection,
+            )
+        if "include" in session.model_fields_set:
+            update = replace(update, given=update.given | {"include"}, include=session.include)
         param = "session.audio.input"
         names = {key: f"{param}.{key}" for key in ("transcription", "noise_reduction", "turn_detection")}
-        new = _apply_input(config, fields, names, kind, default_td, features, event_id)
-        if audio:
-            rest["audio"] = audio
+        new = _apply_input(config, update, names, kind, default_td, features, event_id)
+        # the echo: everything this server does not act on, as the client wrote it
+        rest = session.model_dump(mode="json", exclude_unset=True, exclude={"type", "include", "audio"})
+        if session.audio is not None:
+            audio = session.audio.model_dump(mode="json", exclude_unset=True, exclude={"input"})
+            if audio:
+                rest["audio"] = audio
         return replace(new, format=fmt), deep_merge(echo, rest)
 
-    def parse_client_event(self, event: dict[str, Any]) -> Any:
-        """A client event as this dialect's model (raises ``pydantic.ValidationError``)."""
-        return _parse_ga(event)
+    def parse_client_event(self, event: dict[str, Any], config: InputConfig) -> Any:
+        """A client event as this dialect's model (raises ``pydantic.ValidationError``).
+
+        GA tells ``server_vad`` from ``semantic_vad`` by ``type`` before it validates the other
+        fields; a ``turn_detection`` without one means the session's current rule (as in beta,
+        whose one flat shape takes either), so it is filled in first."""
+        return _parse_ga(_typed_turn_detection(event, config))
 
     def user_item(self, item_id: str, content: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
@@ -451,29 +543,39 @@ class BetaDialect(GaDialect):
         kind: SessionKind,
         config: InputConfig,
         echo: dict[str, Any],
-        session: dict[str, Any],
+        session: SessionUpdate,
         default_td: TurnDetectionConfig,
         features: Features,
         event_id: str | None,
     ) -> tuple[InputConfig, dict[str, Any]]:
-        rest = dict(session)
-        fmt = config.format
-        name = rest.pop("input_audio_format", None)
-        if name is not None:
-            fmt = from_beta(name)
+        if not isinstance(session, BetaSessionUpdate):  # pragma: no cover - parse_client_event made it
+            raise TypeError(f"not a beta session update: {type(session).__name__}")
+        fmt = config.format if session.input_audio_format is None else from_beta(session.input_audio_format)
         wire_names = {
             "transcription": "input_audio_transcription",
             "noise_reduction": "input_audio_noise_reduction",
             "turn_detection": "turn_detection",
-            "include": "include",
+            "include": "include",  # transcription sessions only
         }
-        fields: dict[str, Any] = {ours: rest.pop(wire) for ours, wire in wire_names.items() if wire in rest}
+        given = frozenset(ours for ours, wire in wire_names.items() if wire in session.model_fields_set)
+        update = InputUpdate(
+            given,
+            transcription=session.input_audio_transcription,
+            noise_reduction=session.input_audio_noise_reduction,
+            turn_detection=session.turn_detection,
+            include=session.include
+            if isinstance(session, RealtimeBetaTranscriptionSessionUpdateSession)
+            else None,
+        )
         names = {ours: f"session.{wire}" for ours, wire in wire_names.items()}
-        new = _apply_input(config, fields, names, kind, default_td, features, event_id)
-        rest.pop("model", None)
+        new = _apply_input(config, update, names, kind, default_td, features, event_id)
+        # the echo: everything this server does not act on (``model`` is the server's), as written
+        rest = session.model_dump(
+            mode="json", exclude_unset=True, exclude={"input_audio_format", "model", *wire_names.values()}
+        )
         return replace(new, format=fmt), deep_merge(echo, rest)
 
-    def parse_client_event(self, event: dict[str, Any]) -> Any:
+    def parse_client_event(self, event: dict[str, Any], config: InputConfig) -> Any:
         return _parse_beta(event)
 
     def user_item(self, item_id: str, content: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -21,11 +21,18 @@ BUFFER_FULL = "input_audio_buffer_full"
 MESSAGE_TOO_LARGE = "message_too_large"
 UNSUPPORTED = "unsupported_feature"
 ITEM_NOT_FOUND = "item_not_found"
+#: ``conversation.item.truncate`` naming an item that does not exist (the live API's code)
+TRUNCATE_INVALID_ITEM_ID = "item_truncate_invalid_item_id"
 FORMAT_CHANGE_WITH_AUDIO = "input_audio_format_change_with_buffered_audio"
 #: the session asked for something this server was started without (a recogniser, a model)
 FEATURE_UNAVAILABLE = "feature_unavailable"
 #: a client item larger than the session's item budget
 ITEM_TOO_LARGE = "item_too_large"
+#: a client item refused because the conversation is at its item count or text budget
+CONVERSATION_FULL = "conversation_full"
+#: a notice, not a refusal: committed audio went into a full conversation and the oldest items
+#: were removed to make room (each also gets ``conversation.item.deleted``)
+ITEMS_EVICTED = "conversation_items_evicted"
 
 # ``transcription_error`` codes of ``conversation.item.input_audio_transcription.failed``
 #: the recogniser raised or returned nothing usable
@@ -99,23 +106,33 @@ def unsupported(what: str, param: str | None = None, event_id: str | None = None
     )
 
 
-def dotted(loc: tuple[int | str, ...]) -> str:
-    """pydantic location -> the Realtime API's dotted ``param`` (``session.audio.input.format.rate``)."""
+def dotted(loc: tuple[int | str, ...], source: Any = None) -> str:
+    """pydantic location -> the Realtime API's dotted ``param`` (``session.audio.input.format.rate``).
+
+    pydantic puts the tag of a discriminated union into the location (``session.realtime.audio``);
+    those are left out. A tag can also be a field name (``transcription`` is a session type and
+    a field of ``audio.input``), so when the validated ``source`` is given, the location is
+    walked through it: a part that is a key there is a field, whatever its name."""
     parts: list[str] = []
+    node = source
     for part in loc:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif part in _LOC_TAGS or "[" in part:
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
             continue
-        else:
-            parts.append(("." if parts else "") + part)
+        is_key = isinstance(node, dict) and part in node
+        if not is_key and (part in _LOC_TAGS or "[" in part):
+            continue  # a union's tag: the value stays where it is
+        parts.append(("." if parts else "") + part)
+        node = node[part] if is_key else None
     return "".join(parts)
 
 
-def from_validation_errors(errors: list[Any], event_id: str | None, prefix: str = "") -> ProtocolError:
-    """The first pydantic error as a Realtime error, worded like the live API's."""
+def from_validation_errors(errors: list[Any], event_id: str | None, source: Any = None) -> ProtocolError:
+    """The first pydantic error as a Realtime error, worded like the live API's (``source``: what
+    was validated, so that field names that are also union tags are told apart, see :func:`dotted`)."""
     first = errors[0]
-    param = dotted((*((prefix,) if prefix else ()), *first["loc"]))
+    param = dotted(first["loc"], source)
     kind = first["type"]
     if kind == "union_tag_not_found":  # a union member chosen by its 'type', which is absent
         kind, param = "missing", f"{param}.type" if param else "type"

@@ -56,7 +56,7 @@ from openapiopenai.protocol import errors, events
 from openapiopenai.protocol.buffer import AudioBuffer
 from openapiopenai.protocol.config import Dialect, Features, InputConfig, SessionKind
 from openapiopenai.protocol.conversation import Conversation, Item
-from openapiopenai.protocol.dialects import BetaDialect, GaDialect
+from openapiopenai.protocol.dialects import BetaDialect, GaDialect, SessionUpdate
 from openapiopenai.protocol.ids import IdFactory
 from openapiopenai.protocol.work import (
     TURN_END_WINDOW_MS,
@@ -137,9 +137,10 @@ class SessionLimits:
     #: and so lose the speech that follows. A VAD commit carries at most this much (up to twice
     #: this, as it is dropped in steps) of leading silence.
     max_leading_silence_ms: int = 10_000
-    #: items a session keeps (the oldest are forgotten past it: a long session keeps talking)
+    #: items a session keeps: past it a client's new item is refused (``conversation_full``), and
+    #: committed audio makes room by removing the oldest items (``conversation_items_evicted``)
     max_items: int = 1024
-    #: text of the items a session keeps (their JSON, audio excluded; the oldest go first); a
+    #: text of the items a session keeps (their JSON, audio excluded), with the same rules; a
     #: single client item larger than this is refused with ``item_too_large``
     max_item_bytes: int = 4 * 1024 * 1024
     #: committed items waiting for transcription; past it an item fails with
@@ -233,7 +234,9 @@ class Session:
         self._outbox: list[RealtimeModel] = []
         self._inbox: deque[_Inbound] = deque()
         self._conversation = Conversation(
-            self.limits.max_retained_audio_bytes, self.limits.max_items, self.limits.max_item_bytes
+            max_audio_bytes=self.limits.max_retained_audio_bytes,
+            max_items=self.limits.max_items,
+            max_item_bytes=self.limits.max_item_bytes,
         )
         #: committed items waiting for transcription, the first one possibly handed out
         self._transcripts: deque[_Transcript] = deque()
@@ -261,11 +264,21 @@ class Session:
     # ------------------------------------------------------------------ shell API
 
     def start(self) -> None:
+        """Open the session: call once, before any ``receive_*``.
+
+        Emits ``session.created`` (beta: then ``conversation.created``). Raises nothing."""
         self._emit(events.session_created(self._ids, self._dialect, self._session_object()))
         if self._dialect.sends_conversation_created:
             self._emit(events.conversation_created(self._ids))
 
     def receive_text(self, text: str) -> None:
+        """One client message (a WebSocket text frame), in arrival order, after :meth:`start`.
+
+        Appends take effect at once; any other event waits until the frames before it are scored
+        (see Ordering above). May emit any server event, or nothing yet (then the events come
+        after ``receive_scores``). Anything a client sends (bad JSON, unknown events or fields,
+        bad audio, a full buffer) becomes one ``error`` event in its place: this never raises on
+        client input."""
         try:
             event = self._decode(text)
         except ProtocolError as exc:
@@ -290,12 +303,19 @@ class Session:
         self._drain()
 
     def receive_bytes(self, data: bytes) -> None:
+        """A binary WebSocket frame: not part of the protocol. Emits one ``invalid_event`` error,
+        in order with the messages before it; ``data`` is not used. Never raises."""
         self._error_in_order(errors.binary_frame())
 
     def receive_oversized(self, size: int) -> None:
+        """A message the shell did not read whole (``size`` bytes, over ``max_message_bytes``).
+        Emits one ``message_too_large`` error, in order; the session goes on. Never raises."""
         self._error_in_order(errors.message_too_large(size, self.limits.max_message_bytes))
 
     def frames_to_score(self) -> ScoreRequest | None:
+        """The next frames for the speech model, or ``None`` (nothing new, or a request is still
+        out: only one at a time). Score the frames on the request's own ``state`` and pass the
+        probabilities to :meth:`receive_scores`. Emits nothing; never raises."""
         if self._in_flight:
             return None
         if self._held_scores is not None and self._scoring_raw is not None and self._raw_state is not None:
@@ -321,6 +341,12 @@ class Session:
         return self._held_scores is not None
 
     def receive_scores(self, probabilities: FloatArray) -> None:
+        """The speech probabilities of the last request, one per frame, in order.
+
+        Runs the turn rules over them and then the client events that waited for them, so it
+        may emit turn events (``speech_started``, ``speech_stopped``, ``committed``, items, ...)
+        and anything those events produce, errors included. Raises ``ValueError`` only on a shell
+        bug: a count that does not match the request."""
         if len(probabilities) != self._in_flight:
             raise ValueError(f"expected {self._in_flight} scores, got {len(probabilities)}")
         frames, self._in_flight = self._scoring, 0
@@ -341,6 +367,9 @@ class Session:
         self._drain()
 
     def drain_events(self) -> list[RealtimeModel]:
+        """The server events produced since the last drain, as models, in order; the outbox is
+        then empty. Also makes their decision points available to :meth:`decision_point_ms`
+        (until the next drain). Call it (or :meth:`events_to_send`) after any other call."""
         out, self._outbox = self._outbox, []
         self._drained_decisions, self._decided_at = self._decided_at, {}
         return out
@@ -386,6 +415,7 @@ class Session:
                 self._ids, item_id, transcript, current.request.audio.seconds, logprobs
             )
         )
+        self._make_room(item_id)
         self._next_transcript()
 
     def receive_transcript_failed(
@@ -406,6 +436,7 @@ class Session:
         self._drain()
 
     def events_to_send(self) -> list[str]:
+        """:meth:`drain_events` as wire JSON text, one string per event, ready to send."""
         return [event.to_json() for event in self.drain_events()]
 
     @property
@@ -417,6 +448,8 @@ class Session:
 
     @property
     def turn_in_progress(self) -> bool:
+        """A turn has started (``speech_started`` was emitted) and is not yet stopped, committed
+        or cleared: :meth:`finish_turn` would close it. Read-only; never raises."""
         return self._pending_item is not None
 
     @property
@@ -474,9 +507,9 @@ class Session:
         """The client event as a model; pydantic's complaint becomes a Realtime error."""
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         try:
-            return self._dialect.parse_client_event(event)
+            return self._dialect.parse_client_event(event, self.config)
         except pydantic.ValidationError as exc:
-            raise errors.from_validation_errors(exc.errors(), event_id) from None
+            raise errors.from_validation_errors(exc.errors(), event_id, source=event) from None
         except UnknownEventTypeError as exc:  # pragma: no cover - _decode admits only the dialect's types
             raise ProtocolError(
                 str(exc), code=errors.INVALID_VALUE, param="type", event_id=event_id
@@ -520,7 +553,7 @@ class Session:
             return
         parsed = self._validated(event)
         if kind in ("session.update", "transcription_session.update"):
-            self._update(parsed.session.model_dump(mode="json", exclude_unset=True), event_id, kind)
+            self._update(parsed.session, event_id, kind)
         elif kind == "input_audio_buffer.commit":
             self._manual_commit(event_id)
         elif kind == "input_audio_buffer.clear":
@@ -540,7 +573,7 @@ class Session:
             self._emit(events.item_retrieved(self._ids, self._dialect, record))
         elif kind == "conversation.item.truncate":
             if parsed.item_id not in self._conversation:
-                raise self._no_item(parsed.item_id, event_id, code="item_truncate_invalid_item_id")
+                raise self._no_item(parsed.item_id, event_id, code=errors.TRUNCATE_INVALID_ITEM_ID)
             raise errors.unsupported("Truncating assistant audio", "item_id", event_id)
         else:  # response.create, response.cancel, output_audio_buffer.clear
             raise errors.unsupported(f"'{kind}'", "type", event_id)
@@ -573,12 +606,15 @@ class Session:
         """``semantic_vad`` or ``server_vad`` rules, starting at the buffer's end."""
         td, rate, origin = self.config.turn_detection, self._format.sample_rate, self._buffer.end
         if isinstance(td, SemanticVadConfig):
-            return SemanticTurnDetector(td, sample_rate=rate, frame_length=self._frame_length, origin=origin)
+            return SemanticTurnDetector(
+                td, sample_rate=rate, frame_length=self._frame_length, origin=origin, buffer=self._buffer
+            )
         return TurnDetector(
             self.config.server_vad or self._default_td,
             sample_rate=rate,
             frame_length=self._frame_length,
             origin=origin,
+            buffer=self._buffer,
         )
 
     def _build_pipeline(self) -> None:
@@ -683,8 +719,7 @@ class Session:
         keep = self._leading_silence
         keep_from = detector.earliest_turn_start() - keep
         if keep_from - self._buffer.start >= keep:
-            self._buffer.discard(keep_from)
-            detector.set_buffer_start(self._buffer.start)
+            self._buffer.discard(keep_from)  # the detector reads the new start from the buffer
 
     def _ms(self, position: int) -> int:
         return self._ms_base + samples_to_ms(position, self._format.sample_rate)
@@ -745,7 +780,29 @@ class Session:
         self._emit(events.committed(self._ids, item_id, previous))
         for event in events.item_added(self._ids, self._dialect, item, previous):
             self._emit(event)
+        self._make_room(item_id)
         self._request_transcript(item_id, audio)
+
+    def _make_room(self, item_id: str) -> None:
+        """Committed audio (or its transcript) is never refused: over the item or text budget the
+        oldest other items go, and the client is told which (an ``error`` notice, then
+        ``conversation.item.deleted`` for each, so its copy of the conversation stays right)."""
+        forgotten = self._conversation.make_room(keep=item_id)
+        if not forgotten:
+            return
+        removed = ", ".join(f"'{forgotten_id}'" for forgotten_id in forgotten)
+        self._error(
+            ProtocolError(
+                f"The conversation is full (at most {self.limits.max_items} items and "
+                f"{self.limits.max_item_bytes} bytes of item text). To keep the audio of item "
+                f"'{item_id}', the oldest items were removed: {removed}. Delete items you no "
+                "longer need (conversation.item.delete) to avoid this.",
+                code=errors.ITEMS_EVICTED,
+                param=None,
+            )
+        )
+        for forgotten_id in forgotten:
+            self._emit(events.item_deleted(self._ids, forgotten_id))
 
     def _analysis_slice(self, audio: bytes) -> AudioSlice:
         return AudioSlice(audio, self._format, self.config.noise_reduction)
@@ -811,6 +868,16 @@ class Session:
                 param="item",
                 event_id=event_id,
             )
+        if not self._conversation.has_room(record):
+            raise ProtocolError(
+                f"The conversation is full: it holds {len(self._conversation)} items and "
+                f"{self._conversation.text_bytes} bytes of item text (at most {self.limits.max_items} "
+                f"items and {self.limits.max_item_bytes} bytes). Delete items "
+                "(conversation.item.delete) before creating more. This item was not added.",
+                code=errors.CONVERSATION_FULL,
+                param="item",
+                event_id=event_id,
+            )
         previous = self._conversation.insert(
             record, after=None if after == "root" else after, at_root=after == "root"
         )
@@ -836,7 +903,7 @@ class Session:
             expires_at=self._expires_at,
         )
 
-    def _update(self, session: dict[str, Any], event_id: str | None, kind: str) -> None:
+    def _update(self, session: SessionUpdate, event_id: str | None, kind: str) -> None:
         try:
             config, echo = self._dialect.apply_update(
                 self.kind, self.config, self._echo, session, self._default_td, self.features, event_id

@@ -35,7 +35,7 @@ from openapiopenai.exceptions import ModelLoadError
 from openapiopenai.protocol.config import Features
 from openapiopenai.protocol.session import Session, SessionLimits
 from openapiopenai.server.auth import choose_subprotocol, is_authorized, wants_beta
-from openapiopenai.server.codes import Refusal
+from openapiopenai.server.codes import UPGRADE_REQUIRED, Refusal
 from openapiopenai.server.connection import Connection
 from openapiopenai.server.metrics import Metrics
 from openapiopenai.server.process_scorer import ProcessScorer
@@ -239,7 +239,9 @@ async def upgrade_required(request: Request) -> Response:
         "This is a WebSocket endpoint: connect with ws:// (or wss://) and the Realtime protocol, "
         "or open / for the live page.\n"
     )
-    return PlainTextResponse(hint, status_code=426, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    return PlainTextResponse(
+        hint, status_code=UPGRADE_REQUIRED, headers={"Upgrade": "websocket", "Connection": "Upgrade"}
+    )
 
 
 async def metrics(request: Request) -> Response:

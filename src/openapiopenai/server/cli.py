@@ -41,17 +41,24 @@ _DEFAULT_TEXT = {"api_key": f"${API_KEY_ENV}, else no auth", "ssl_certfile": "pl
 
 EXAMPLES = """\
 examples:
-  openapiopenai serve                      # ws://127.0.0.1:8000/v1/realtime, no auth
+  openapiopenai serve                      # ws://127.0.0.1:8000/v1/realtime, page at http://127.0.0.1:8000/
   OPENAPIOPENAI_API_KEY=sk-local openapiopenai serve --host 0.0.0.0 --workers 4
   openapiopenai serve --ssl-certfile cert.pem --ssl-keyfile key.pem   # wss://
   openapiopenai serve --backend webrtc --max-sessions 200
-turn detection itself (threshold, silence, padding) is set per session by the client
-(session.update), as with OpenAI.
 """
 
 
+#: metavars of settings whose name says too little (``api_key`` -> ``KEY``)
+_METAVARS = {"api_key": "KEY", "host": "ADDRESS"}
+
+
 def _metavar(name: str, kind: type) -> str:
-    """``BYTES``, ``MS``, ``SECONDS``, ``N`` or ``PATH``: what a value means, at a glance."""
+    """``BYTES``, ``MS``, ``SECONDS``, ``N``, ``PATH`` or ``NAME_OR_PATH``: what a value means, at
+    a glance (the same words as ``detect`` and ``eval``)."""
+    if name in _METAVARS:
+        return _METAVARS[name]
+    if name.endswith("_model"):
+        return "NAME_OR_PATH"  # a model name or a local model directory
     if kind is float:
         return "SECONDS"
     if kind is int:
@@ -85,7 +92,11 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run the Realtime WebSocket server",
-        description="Serve /v1/realtime: the input side of the OpenAI Realtime API with server_vad.",
+        description="Serve /v1/realtime: the input side of the OpenAI Realtime API (server_vad and\n"
+        "semantic_vad turn detection, transcription, noise reduction), and a live page at /.\n"
+        "Turn detection itself (threshold, silence, padding) is set per session by the client\n"
+        "(session.update), as with OpenAI; these flags set the server's limits and engines\n"
+        "(all of them, with the environment variables, in docs/serving.md).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -227,14 +238,27 @@ class Ready:
 
 
 def startup_line(settings: ServerSettings, ready: Ready) -> str:
-    """The one line ``serve`` logs when it is ready: where, what model, auth, processes."""
-    scheme = "wss" if settings.ssl_certfile else "ws"
+    """The one line ``serve`` logs when it is ready: where, what model, auth, processes, and the
+    live page's address (on a wildcard host, the loopback one: a browser cannot open 0.0.0.0)."""
+    secure = "s" if settings.ssl_certfile else ""
     auth = "on" if settings.api_key else "off"
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    here = _url_host(settings.host)
+    page = _url_host(_LOOPBACK.get(settings.host, settings.host))
     return (
-        f"serving {scheme}://{settings.host}:{ready.port}/v1/realtime "
-        f"(backend {ready.backend}, auth {auth}, {workers})"
+        f"serving ws{secure}://{here}:{ready.port}/v1/realtime "
+        f"(backend {ready.backend}, auth {auth}, {workers}); "
+        f"live page: http{secure}://{page}:{ready.port}/"
     )
+
+
+#: wildcard hosts -> the address a browser on this machine opens instead
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+
+
+def _url_host(host: str) -> str:
+    """An IPv6 literal in brackets, as a URL needs it."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 @dataclass

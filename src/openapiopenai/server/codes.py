@@ -26,6 +26,11 @@ class Close(IntEnum):
     SERVICE_RESTART = 1012
 
 
+#: HTTP status for a plain GET of the WebSocket endpoint (a browser, curl): "426 Upgrade Required",
+#: with a hint in the body; not a refusal of a client, so not a :class:`Refusal`
+UPGRADE_REQUIRED = 426
+
+
 class Refusal(Enum):
     """HTTP answers instead of the WebSocket upgrade, which every client reports on connect.
 
@@ -55,4 +60,4 @@ class Refusal(Enum):
         self.reason = reason
 
 
-__all__ = ["Close", "Refusal"]
+__all__ = ["UPGRADE_REQUIRED", "Close", "Refusal"]

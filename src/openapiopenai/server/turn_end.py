@@ -1,8 +1,8 @@
 """End-of-turn decisions for ``semantic_vad`` sessions: one bounded queue, worker threads, newest first.
 
-A decision (Smart Turn v3.2 on the last 8 s of a turn) costs ~100 ms of one core and batching does
-not make it cheaper on CPU, so decisions run one per worker thread, off the event loop, in their
-own queue (never the VAD scorer's: a 100 ms call there would stall every session's frames).
+A decision (Smart Turn v3.2 on the last 8 s of a turn) costs ~55 ms of one core (``bench/bench_turn_end.py``)
+and batching does not make it cheaper on CPU, so decisions run one per worker thread, off the event
+loop, in their own queue (never the VAD scorer's: a 55 ms call there would stall every session's frames).
 
 * **Newest per session only.** A session has at most one request waiting; a newer one replaces
   it (the older question is stale: the Session ignores its answer anyway).

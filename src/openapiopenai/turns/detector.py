@@ -47,13 +47,20 @@ start at ``audio_end`` (the VAD commit takes everything before it).
 
 An idle timer (``idle_timeout_ms``) counts audio time without a turn since the buffer start
 or the last trigger and emits ``IdleTimeout`` when it runs out.
+
+The buffer start has one owner. The detector knows only what it decides itself: where its
+stretch of the timeline began (its reset origin, or the end of its last turn or idle timeout).
+Anything else that moves the start of the uncommitted audio (a commit, silence dropped from the
+buffer) is the buffer's to know: a detector given ``buffer=`` (the Session passes its
+``AudioBuffer``) reads ``buffer.start`` whenever it needs it and never keeps a copy, so the two
+cannot drift apart. Standing alone, without a buffer, the detector's own stretch is the buffer.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from openapiopenai.turns.config import ONSET_RISE_FLOOR, TurnDetectionConfig
 from openapiopenai.turns.timeline import ms_to_samples
@@ -90,6 +97,13 @@ class IdleTimeout:
 TurnEvent = SpeechStarted | SpeechStopped | IdleTimeout
 
 
+class BufferStart(Protocol):
+    """Where the uncommitted audio begins, on the timeline (``protocol.buffer.AudioBuffer`` is one)."""
+
+    @property
+    def start(self) -> int: ...
+
+
 class State(enum.Enum):
     SILENT = "silent"
     PENDING = "pending"
@@ -106,11 +120,14 @@ class TurnDetector:
         sample_rate: int,
         frame_length: int,
         origin: int = 0,
+        buffer: BufferStart | None = None,
     ) -> None:
         if frame_length <= 0 or sample_rate <= 0:
             raise ValueError("frame_length and sample_rate must be positive")
         self.sample_rate = sample_rate
         self.frame_length = frame_length
+        #: the owner of the buffer start, read when needed (``None``: the detector stands alone)
+        self._buffer = buffer
         self.configure(config)
         self.reset(origin)
 
@@ -139,7 +156,8 @@ class TurnDetector:
         (session start, a cleared or manually committed buffer)."""
         self.state = State.SILENT
         self.position = origin  # start of the next frame
-        self.buffer_start = origin
+        #: where this stretch began: the reset origin, or the end of the last turn or idle timeout
+        self._since = origin
         self._reset_at = origin  # where the model's state was last fresh
         self.frame_speech = False  # the last frame's decision
         self._onset = origin
@@ -150,13 +168,16 @@ class TurnDetector:
         self._previous: float | None = None  # the last frame's probability, if it was loud enough
         self._agreed = False  # the second opinion reached the exit threshold since the crossing
         self._last_speech_end = origin
-        self._idle_start = origin
 
-    def set_buffer_start(self, position: int) -> None:
-        """The buffer was committed up to ``position``: padding may not reach before it."""
-        self.buffer_start = position
-        if self.state is State.SILENT:
-            self._idle_start = max(self._idle_start, position)
+    @property
+    def buffer_start(self) -> int:
+        """The earliest sample a turn may claim, where the idle timer counts from: this stretch's
+        start, or the buffer's if a commit or dropped silence has moved it past that."""
+        since = self._since
+        if self._buffer is None:
+            return since
+        start = self._buffer.start
+        return start if start > since else since
 
     @property
     def speaking(self) -> bool:
@@ -171,10 +192,10 @@ class TurnDetector:
         """The earliest sample a future turn (or idle timeout) can claim: the next frame minus
         the prefix padding, or where the idle timer started if that is earlier. Audio before it
         is silence that no event will include."""
-        start = max(self.position - self._prefix, self.buffer_start)
+        floor = self.buffer_start
         if self._idle is not None:
-            start = min(start, self._idle_start)
-        return start
+            return floor  # the idle timer counts from there
+        return max(self.position - self._prefix, floor)
 
     def _loud_enough(self, level_dbfs: float | None) -> bool:
         return self._min_level is None or level_dbfs is None or level_dbfs >= self._min_level
@@ -255,10 +276,9 @@ class TurnDetector:
             return events
 
         self.state = State.SILENT
-        if self._idle is not None and end - self._idle_start >= self._idle:
-            events.append(IdleTimeout(audio_start=self._idle_start, audio_end=end))
-            self._idle_start = end
-            self.buffer_start = end
+        if self._idle is not None and end - (idle_start := self.buffer_start) >= self._idle:
+            events.append(IdleTimeout(audio_start=idle_start, audio_end=end))
+            self._since = end
         return events
 
     def push_many(
@@ -298,6 +318,5 @@ class TurnDetector:
     def _stop(self, speech_end: int, audio_end: int, reason: StopReason) -> SpeechStopped:
         self.state = State.SILENT
         self._held = 0
-        self.buffer_start = audio_end
-        self._idle_start = audio_end
+        self._since = audio_end
         return SpeechStopped(speech_end=speech_end, audio_end=audio_end, reason=reason)

@@ -40,6 +40,7 @@ __all__ = [
 
 from openapiopenai.turns.config import SemanticVadConfig, TurnDetectionConfig
 from openapiopenai.turns.detector import (
+    BufferStart,
     IdleTimeout,
     SpeechStarted,
     SpeechStopped,
@@ -87,10 +88,15 @@ class SemanticTurnDetector:
         sample_rate: int,
         frame_length: int,
         origin: int = 0,
+        buffer: BufferStart | None = None,
     ) -> None:
         self.sample_rate = sample_rate
         self._inner = TurnDetector(
-            _onset_config(config), sample_rate=sample_rate, frame_length=frame_length, origin=origin
+            _onset_config(config),
+            sample_rate=sample_rate,
+            frame_length=frame_length,
+            origin=origin,
+            buffer=buffer,
         )
         self.frame_length = frame_length
         self._query = 0
@@ -144,9 +150,6 @@ class SemanticTurnDetector:
     def pending_query(self) -> int | None:
         """The question waiting for an answer, if any."""
         return self._pending
-
-    def set_buffer_start(self, position: int) -> None:
-        self._inner.set_buffer_start(position)
 
     def earliest_turn_start(self) -> int:
         return self._inner.earliest_turn_start()

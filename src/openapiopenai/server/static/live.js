@@ -1,5 +1,6 @@
 // The live page: microphone or file -> PCM16 24 kHz -> /v1/realtime -> a scrolling timeline.
 // Plain browser JavaScript, no build step and nothing loaded from elsewhere.
+// The level drawn is measured here: the server does not expose its speech probability.
 "use strict";
 
 const RATE = 24000; // audio/pcm, the Realtime API's default input format

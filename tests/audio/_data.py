@@ -29,6 +29,9 @@ SPEECH_8K = "speech_8k.wav"
 SPEECH_THEN_SILENCE = "speech_then_silence_24k.wav"
 #: two utterances 1.5 s apart (two turns)
 TWO_TURNS = "two_turns_16k.wav"
+#: 6 s of seeded background noise, no speech: pink noise, mains hum and reversed-speech babble
+#: (``make_noise`` in tools/make_fixtures.py says what RNNoise and Silero make of it)
+NOISE = "noise_16k.wav"
 #: semantic_vad (tools/make_semantic_fixtures.py; 16 kHz, 0.3 s of silence, then speech to the end
 #: of the file): a sentence the end-of-turn model finds complete, an unfinished thought it does not,
 #: and what that thought goes on with

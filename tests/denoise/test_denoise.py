@@ -8,7 +8,6 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 import pytest
-import soxr
 
 from openapiopenai.audio.formats import PCM16_24K
 from openapiopenai.audio.pipeline import AudioPipeline
@@ -22,10 +21,11 @@ from openapiopenai.denoise import (
     load_denoiser,
     server_denoiser,
 )
-from tests.audio._data import TEN_VAD, read_audio
+from tests.audio._data import NOISE, TWO_TURNS, fixture_at, speech_segments
 
 Float = npt.NDArray[np.float32]
-NOISE = "nonspeech-dev"
+#: seconds of the fixtures the tests use (the noise fixture is 6 s)
+SECONDS = 4.0
 
 
 @cache
@@ -33,19 +33,19 @@ def denoiser(name: str) -> Denoiser:
     return load_denoiser(name)
 
 
-def audio_at(folder: str, name: str, rate: int, seconds: float | None = None) -> Float:
-    samples, native = read_audio(folder, name)
-    if native != rate:
-        samples = np.asarray(soxr.resample(samples, native, rate), dtype=np.float32)
-    return samples if seconds is None else samples[: int(seconds * rate)]
-
-
 def speech(rate: int) -> Float:
-    return audio_at(TEN_VAD, "testset-audio-01.wav", rate, 4.0)
+    """Two espeak-ng utterances (the first from 0.3 s), 4 s."""
+    return fixture_at(TWO_TURNS, rate)[: int(SECONDS * rate)]
 
 
 def noise(rate: int) -> Float:
-    return audio_at(NOISE, "blanket_train.ogg", rate, 4.0)
+    """The seeded noise fixture (pink noise, hum, reversed-speech babble), 4 s."""
+    return fixture_at(NOISE, rate)[: int(SECONDS * rate)]
+
+
+def with_lead_in(x: Float, rate: int, seconds: float = 1.0) -> Float:
+    """``x`` after ``seconds`` of silence: noise mixed over it is heard alone before the speech."""
+    return np.concatenate((np.zeros(int(seconds * rate), np.float32), x))[: len(x)]
 
 
 def lag_of_best_match(out: Float, reference: Float, max_lag: int) -> int:
@@ -181,12 +181,13 @@ def test_a_pipeline_reset_restarts_the_denoiser_and_its_delay() -> None:
 def test_the_analysis_hook_cleans_a_whole_clip_in_place() -> None:
     """Work requests: a clip at 16 kHz in, the same length out, aligned (no delay), noise down."""
     clean = analysis_denoise(denoiser("rnnoise"))
-    x = speech(16_000)
-    mixed = x + 4.0 * noise(16_000)
+    x = with_lead_in(speech(16_000), 16_000)
+    mixed = x + noise(16_000)
     out = clean(mixed, "near_field")
     assert len(out) == len(mixed)
     assert lag_of_best_match(np.concatenate((np.zeros(200, np.float32), out)), x, 400) == 200
-    lead_in = slice(0, 6_000)  # before the first word (labelled from 0.403 s)
+    first_word = 1.0 + speech_segments(TWO_TURNS)[0][0]
+    lead_in = slice(0, int(first_word * 16_000))  # the noise alone, before the first word
     assert rms_db(out[lead_in]) < rms_db(mixed[lead_in]) - 6.0
     with pytest.raises(ValueError, match="noise_reduction"):
         clean(mixed, "studio")
@@ -206,11 +207,12 @@ def test_work_request_audio_is_cleaned_only_when_its_slice_asks() -> None:
     from openapiopenai.audio.analysis import analysis_audio
     from openapiopenai.protocol.work import AudioSlice
 
-    x = speech(24_000) + 2.0 * audio_at(NOISE, "blanket_train.ogg", 24_000, 4.0)
+    x = with_lead_in(speech(24_000), 24_000) + noise(24_000)
     wire = np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes()
     hook = analysis_denoise(denoiser("rnnoise"))
     plain = analysis_audio(AudioSlice(wire, PCM16_24K, None), denoise=hook)
     np.testing.assert_array_equal(plain, analysis_audio(AudioSlice(wire, PCM16_24K, None)))
     cleaned = analysis_audio(AudioSlice(wire, PCM16_24K, "near_field"), denoise=hook)
     np.testing.assert_allclose(cleaned, hook(plain, "near_field"), atol=1e-6)
-    assert rms_db(cleaned[:6_000]) < rms_db(plain[:6_000]) - 6.0  # the noise before the first word
+    lead_in = int((1.0 + speech_segments(TWO_TURNS)[0][0]) * 16_000)
+    assert rms_db(cleaned[:lead_in]) < rms_db(plain[:lead_in]) - 6.0  # the noise before the first word

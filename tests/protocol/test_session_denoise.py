@@ -1,7 +1,8 @@
 """noise_reduction in the Session: the detectors hear denoised audio, the client gets back its own.
 
-Real pieces throughout: Silero scores, RNNoise cleans, and the audio is a real recording mixed
-with a real noise recording.
+Real pieces throughout: Silero scores, RNNoise cleans; the audio is the repository's fixtures
+(espeak-ng speech, and the seeded noise fixture of pink noise, hum and reversed-speech babble:
+tools/make_fixtures.py), so these run without the shared recordings.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import soxr
 
 from openapiopenai.audio.formats import PCM16_24K
 from openapiopenai.audio.pipeline import AudioPipeline
@@ -24,9 +24,7 @@ from openapiopenai.protocol.session import Session
 from openapiopenai.turns import SpeechStarted, TurnDetectionConfig, TurnDetector
 from openapiopenai.vad.base import FloatArray, SpeechModel
 from openapiopenai.vad.silero import SileroModel
-from tests.audio._data import TEN_VAD, read_audio
-
-NOISE = "nonspeech-dev"
+from tests.audio._data import NOISE, TWO_TURNS, fixture_at
 
 
 @cache
@@ -39,16 +37,16 @@ def rnnoise() -> Denoiser:
     return load_denoiser("rnnoise")
 
 
-def at_24k(folder: str, name: str) -> np.ndarray:
-    samples, rate = read_audio(folder, name)
-    return np.asarray(soxr.resample(samples, rate, 24_000), dtype=np.float32)
+def at_24k(name: str) -> np.ndarray:
+    return fixture_at(name, 24_000)
 
 
 @cache
-def noisy_speech(noise_name: str = "blanket_train.ogg", noise_gain: float = 1.0) -> bytes:
-    """A recording with a real noise under it, as PCM16 24 kHz bytes."""
-    speech = at_24k(TEN_VAD, "testset-audio-01.wav")
-    noise = np.resize(at_24k(NOISE, noise_name), len(speech))
+def noisy_speech(noise_offset_s: float = 0.0, noise_gain: float = 1.0) -> bytes:
+    """Two utterances with the noise fixture under them (from ``noise_offset_s`` into it, looped),
+    as PCM16 24 kHz bytes."""
+    speech = at_24k(TWO_TURNS)
+    noise = np.resize(np.roll(at_24k(NOISE), -round(noise_offset_s * 24_000)), len(speech))
     noise *= noise_gain * np.sqrt(np.mean(speech**2) / np.mean(noise**2))
     mix = speech + noise
     mix *= 0.9 / max(1.0, float(np.abs(mix).max()))
@@ -166,7 +164,7 @@ def test_the_detector_hears_denoised_audio_and_retrieve_returns_what_the_client_
 
 
 def test_two_denoised_sessions_interleaved_give_the_same_events_as_each_alone() -> None:
-    a, b = noisy_speech(), noisy_speech("blanket_summer-night.ogg", 1.5)
+    a, b = noisy_speech(), noisy_speech(3.0, 1.5)
 
     def alone(audio: bytes, mode: Mode) -> list[dict[str, Any]]:
         return stream(new_session(mode), audio, Recording(silero()))
@@ -215,13 +213,13 @@ def test_turn_times_stay_on_the_input_timeline_with_the_denoiser_delay(mode: Mod
     """Clean speech: the denoiser delays what the detector hears by 32 ms; the events' times
     must not move (the timeline is compensated, not shifted). Onset dating is off: it reads the
     probabilities before the crossing, which the cleaned audio may move by a frame."""
-    speech = at_24k(TEN_VAD, "testset-audio-01.wav")
+    speech = at_24k(TWO_TURNS)
     audio = np.clip(np.round(speech * 32767), -32768, 32767).astype("<i2").tobytes()
     crossing = TurnDetectionConfig(onset_lookback_ms=0)
     with_nr = stream(new_session(mode, turn_detection=crossing), audio, Recording(silero()))
     without = stream(new_session(None, turn_detection=crossing), audio, Recording(silero()))
 
-    def times(evs: list[dict[str, Any]]) -> list[int]:
+    def times(evs: list[dict[str, Any]]) -> list[Any]:
         return [
             e.get("audio_start_ms", e.get("audio_end_ms"))
             for e in evs
@@ -240,11 +238,12 @@ def pcm16(samples: np.ndarray) -> bytes:
 
 
 @pytest.mark.parametrize("mode", ["near_field", "far_field"])
-def test_street_noise_that_the_denoiser_makes_speech_like_starts_no_turn(mode: Mode) -> None:
-    """Street ambience: Silero hears no speech in it, but what RNNoise leaves of it scores as
-    speech on its own. The second opinion (Silero on the same frames before the denoiser) must
-    keep the session from starting turns on it."""
-    audio = pcm16(at_24k(NOISE, "blanket_city.ogg")[: 24_000 * 6])
+def test_noise_that_the_denoiser_makes_speech_like_starts_no_turn(mode: Mode) -> None:
+    """The noise fixture (as real street ambience does): Silero hears no speech in it, but what
+    RNNoise leaves of it (the babble's voice-band rhythm, without the pink noise and hum) scores
+    as speech on its own. The second opinion (Silero on the same frames before the denoiser)
+    must keep the session from starting turns on it."""
+    audio = pcm16(at_24k(NOISE)[: 24_000 * 6])
     recorder = Recording(silero())
     got = stream(new_session(mode), audio, recorder)
     assert not [e for e in got if e["type"] == "input_audio_buffer.speech_started"]
@@ -260,11 +259,17 @@ def test_street_noise_that_the_denoiser_makes_speech_like_starts_no_turn(mode: M
 
 def test_a_sound_starting_out_of_silence_is_not_taken_for_speech_while_denoising() -> None:
     """RNNoise lets a new sound through at full level for its first moments (it has not learnt
-    it yet): a guitar entering after silence scores as speech there once denoised."""
-    audio = pcm16(at_24k(NOISE, "bevy_mysterious_acoustic_guitar.ogg"))
+    it yet): noise entering after 1 s of silence (as a guitar's entry in nonspeech-dev does)
+    scores as speech once denoised; the session starts no turn on it."""
+    audio = pcm16(np.concatenate((np.zeros(24_000, np.float32), at_24k(NOISE))))
     for mode in ("near_field", "far_field"):
-        got = stream(new_session(mode), audio, Recording(silero()))
+        recorder = Recording(silero())
+        got = stream(new_session(mode), audio, recorder)
         assert not [e for e in got if e["type"] == "input_audio_buffer.speech_started"], mode
+        heard, _ = recorder.heard()
+        alone = TurnDetector(TurnDetectionConfig(), sample_rate=24_000, frame_length=768)
+        scores = silero().score_sequence(heard, silero().new_state(16_000), 16_000)
+        assert any(isinstance(e, SpeechStarted) for e in alone.push_many(scores.tolist())), mode
 
 
 def test_the_second_opinion_scores_the_same_frames_on_its_own_stream_before_any_event() -> None:

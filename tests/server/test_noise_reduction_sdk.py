@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import soxr
 from openai import AsyncOpenAI
 
-from tests.audio._data import TEN_VAD, read_audio
+from tests.audio._data import NOISE, TWO_TURNS, fixture_at
 from tests.server._client import b64, collect, speech_pcm
 from tests.server.conftest import ServerProcess, start_server
 from tests.synth import pcm16, silence
 
 
 def noisy_pcm() -> bytes:
-    """A real recording under a real noise recording (train), PCM16 24 kHz."""
-    speech, rate = read_audio(TEN_VAD, "testset-audio-17.wav")
-    noise, noise_rate = read_audio("nonspeech-dev", "blanket_train.ogg")
-    speech = soxr.resample(speech, rate, 24_000)
-    noise = np.resize(soxr.resample(noise, noise_rate, 24_000), len(speech))
+    """Two espeak-ng utterances under the noise fixture (pink noise, hum, babble), PCM16 24 kHz."""
+    speech = fixture_at(TWO_TURNS, 24_000)
+    noise = np.resize(fixture_at(NOISE, 24_000), len(speech))
     mix = speech + noise * np.sqrt(np.mean(speech**2) / np.mean(noise**2)) * 0.5
     mix *= 0.9 / max(1.0, float(np.abs(mix).max()))
-    return np.clip(np.round(mix * 32767), -32768, 32767).astype("<i2").tobytes()
+    return bytes(np.clip(np.round(mix * 32767), -32768, 32767).astype("<i2").tobytes())
 
 
 async def test_ga_update_with_noise_reduction_is_accepted_echoed_and_turns_still_come(
@@ -55,12 +53,12 @@ async def test_ga_update_with_noise_reduction_is_accepted_echoed_and_turns_still
             "input_audio_buffer.committed",
         ]
         # a partial update leaves noise reduction as it was; null turns it off
-        await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm"}}}}
-        )
+        partial: Any = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm"}}}}
+        await conn.session.update(session=partial)
         kept = (await collect(conn, until="session.updated"))[-1]
         assert kept["session"]["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
-        await conn.session.update(session={"type": "realtime", "audio": {"input": {"noise_reduction": None}}})
+        off_update: Any = {"type": "realtime", "audio": {"input": {"noise_reduction": None}}}
+        await conn.session.update(session=off_update)
         off = (await collect(conn, until="session.updated"))[-1]
         assert off["session"]["audio"]["input"]["noise_reduction"] is None
 
@@ -84,6 +82,96 @@ async def test_beta_update_with_input_audio_noise_reduction_is_accepted_and_echo
             "input_audio_buffer.committed",
             "conversation.item.created",
         ]
+
+
+def ws_client(server: ServerProcess) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        base_url=f"{server.http_url}/v1",
+        api_key="sk-test",
+        websocket_base_url=f"ws://127.0.0.1:{server.port}/v1",
+    )
+
+
+async def test_beta_noise_reduction_is_off_by_default_kept_by_a_partial_update_and_null_turns_it_off(
+    shared_server: ServerProcess,
+) -> None:
+    async with ws_client(shared_server).beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+        (created,) = (await collect(conn, until="session.created", beta=True))[-1:]
+        assert created["session"]["input_audio_noise_reduction"] is None  # off by default
+        await conn.session.update(session={"input_audio_noise_reduction": {"type": "near_field"}})
+        (updated,) = (await collect(conn, until="session.updated", beta=True))[-1:]
+        assert updated["session"]["input_audio_noise_reduction"] == {"type": "near_field"}
+        await conn.session.update(
+            session={"turn_detection": {"type": "server_vad", "silence_duration_ms": 700}}
+        )
+        kept = (await collect(conn, until="session.updated", beta=True))[-1]
+        assert kept["session"]["input_audio_noise_reduction"] == {"type": "near_field"}
+        assert kept["session"]["turn_detection"]["silence_duration_ms"] == 700
+        clear: Any = {"input_audio_noise_reduction": None}
+        await conn.session.update(session=clear)
+        off = (await collect(conn, until="session.updated", beta=True))[-1]
+        assert off["session"]["input_audio_noise_reduction"] is None
+        assert off["session"]["turn_detection"]["silence_duration_ms"] == 700
+
+
+async def test_ga_transcription_session_accepts_echoes_merges_and_clears_noise_reduction(
+    shared_server: ServerProcess,
+) -> None:
+    async with ws_client(shared_server).realtime.connect(extra_query={"intent": "transcription"}) as conn:
+        (created,) = await collect(conn, until="session.created")
+        assert created["session"]["type"] == "transcription"
+        assert created["session"]["audio"]["input"]["noise_reduction"] is None  # off by default
+        await conn.session.update(
+            session={"type": "transcription", "audio": {"input": {"noise_reduction": {"type": "far_field"}}}}
+        )
+        (updated,) = await collect(conn, until="session.updated")
+        assert updated["session"]["type"] == "transcription"
+        assert updated["session"]["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
+        transcription: Any = {
+            "type": "transcription",
+            "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}}},
+        }
+        await conn.session.update(session=transcription)
+        kept = (await collect(conn, until="session.updated"))[-1]
+        assert kept["session"]["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
+        assert kept["session"]["audio"]["input"]["transcription"]["language"] == "en"
+        # turns still come with noise reduction on in a transcription session
+        await conn.input_audio_buffer.append(audio=b64(noisy_pcm() + pcm16(silence(1000))))
+        events = await collect(conn, until="input_audio_buffer.committed")
+        assert "input_audio_buffer.speech_started" in [e["type"] for e in events]
+        off_update: Any = {"type": "transcription", "audio": {"input": {"noise_reduction": None}}}
+        await conn.session.update(session=off_update)
+        off = (await collect(conn, until="session.updated"))[-1]
+        assert off["session"]["audio"]["input"]["noise_reduction"] is None
+        assert off["session"]["audio"]["input"]["transcription"]["language"] == "en"
+
+
+async def test_beta_transcription_session_update_accepts_echoes_merges_and_clears_noise_reduction(
+    shared_server: ServerProcess,
+) -> None:
+    connect = ws_client(shared_server).beta.realtime.connect(
+        model="gpt-4o-transcribe", extra_query={"intent": "transcription"}
+    )
+    async with connect as conn:
+        (created,) = (await collect(conn, until="session.created", beta=True))[-1:]
+        assert created["session"]["object"] == "realtime.transcription_session"
+        assert created["session"]["input_audio_noise_reduction"] is None  # off by default
+        await conn.transcription_session.update(
+            session={"input_audio_noise_reduction": {"type": "near_field"}}
+        )
+        (updated,) = (await collect(conn, until="transcription_session.updated", beta=True))[-1:]
+        assert updated["session"]["input_audio_noise_reduction"] == {"type": "near_field"}
+        await conn.transcription_session.update(
+            session={"input_audio_transcription": {"model": "gpt-4o-mini-transcribe", "prompt": "Timers."}}
+        )
+        kept = (await collect(conn, until="transcription_session.updated", beta=True))[-1]
+        assert kept["session"]["input_audio_noise_reduction"] == {"type": "near_field"}
+        assert kept["session"]["input_audio_transcription"]["prompt"] == "Timers."
+        clear: Any = {"input_audio_noise_reduction": None}
+        await conn.transcription_session.update(session=clear)
+        off = (await collect(conn, until="transcription_session.updated", beta=True))[-1]
+        assert off["session"]["input_audio_noise_reduction"] is None
+        assert off["session"]["input_audio_transcription"]["prompt"] == "Timers."
 
 
 async def test_a_server_without_noise_reduction_refuses_it_and_says_why(tmp_path: Path) -> None:

@@ -37,14 +37,17 @@ DENOISERS: Final = ("rnnoise", "deepfilternet")
 DEFAULT_DENOISER: Final = "rnnoise"
 
 #: the most a denoiser may pull any part of the signal down, per mode (None: no limit).
-#: Set on nonspeech-dev (docs/noise-reduction.md): the deeper RNNoise cleans, the more of what
-#: it leaves of music, animals and machinery a VAD takes for speech when it hears only the
-#: denoised audio (false starts 5 with no denoising, 61 unlimited, 24 at 18 dB, 17 at 9 dB;
-#: since a session also asks Silero about the un-denoised frames before a turn starts, 2 at
-#: every limit). near_field: the talker is close, so
-#: the voice stands well above the noise and 18 dB of cleaning removes the noise without
-#: touching it. far_field: a distant, reverberant talker sits near the noise floor, where the
-#: network's gains also pull the voice down and leave more residue, so cleaning stops at 9 dB.
+#: Set on nonspeech-dev (docs/noise-reduction.md) when Silero heard only the denoised audio: the
+#: deeper RNNoise cleans, the more of what it leaves of music, animals and machinery Silero takes
+#: for speech (today's turn rules, denoised scores alone: 2 false starts without denoising, 50
+#: unlimited, 18 at 18 dB, 13 at 9 dB). A session now also asks Silero about the un-denoised
+#: frames before a turn starts, which leaves 2-3 at every limit, so the limits no longer matter
+#: for false starts. near_field cleans up to 18 dB, far_field up to 9 dB. The reason first given
+#: (a distant talker sits near the noise floor, where deeper cleaning costs the voice) is not
+#: what the dev sets show: on AMI's distant talk near_field scores higher at 0 dB and the same at
+#: 5-10 dB. What they show is a trade-off by noise level: near_field gains most in heavy noise
+#: and loses a little, measurably, on clean speech; far_field ties or leads from 5 dB up and
+#: keeps clean speech as it was (docs/noise-reduction.md, "near_field and far_field").
 MODE_LIMITS_DB: Final[dict[Mode, float | None]] = {"near_field": 18.0, "far_field": 9.0}
 
 #: what a session is handed: ``(mode, sample_rate) -> stage``

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from openapiopenai.asr.whisper import DEFAULT_MODEL
@@ -192,13 +193,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_noisy(args: argparse.Namespace, datasets: list[Any], config: TurnDetectionConfig) -> int:
     """``--conditions noisy``: the speech sets in noise, with and without noise reduction."""
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from openapiopenai.denoise import load_denoiser
     from openapiopenai.evaluation.datasets import load_dataset
-    from openapiopenai.evaluation.noisy import evaluate_noisy, noisy_table
+    from openapiopenai.evaluation.noisy import PAD_AFTER_S, PAD_BEFORE_S, evaluate_noisy, noisy_table
     from openapiopenai.exceptions import ModelLoadError
     from openapiopenai.vad.registry import load_model
 
@@ -240,6 +239,67 @@ def _run_noisy(args: argparse.Namespace, datasets: list[Any], config: TurnDetect
         print(json.dumps(rows, indent=1))
     else:
         print(f"turn settings: {config}")
-        print(f"noisy: speech mixed with {noise_dir} at 0/5/10 dB SNR; denoiser {args.denoiser}")
+        print(
+            f"noisy: speech mixed with {noise_dir} at 0/5/10 dB SNR, {PAD_BEFORE_S:g} s of the noise alone "
+            f"before each file and {PAD_AFTER_S:g} s after it; denoiser {args.denoiser}"
+        )
         print(noisy_table(results))
+    if args.wer:
+        return _report_noisy_wer(args, noise, denoiser, config)
+    return 0
+
+
+def _report_noisy_wer(
+    args: argparse.Namespace, noise: Any, denoiser: Any, config: TurnDetectionConfig
+) -> int:
+    """``--conditions noisy`` on folders with a ``transcripts.csv``: WER of the same mixes, turn by
+    turn and whole file, each noise-reduction setting side by side (``evaluation.noisy.noisy_wer``)."""
+    import json
+
+    from tqdm import tqdm
+
+    from openapiopenai.asr import load_transcriber, unavailable_reason
+    from openapiopenai.evaluation.noisy import noisy_wer, noisy_wer_table
+    from openapiopenai.evaluation.wer import has_transcripts
+    from openapiopenai.vad.registry import load_model
+
+    folders = [f for f in args.folders if has_transcripts(f)]
+    if not folders:
+        return 0
+    reason = unavailable_reason(args.transcription_model)
+    if reason is not None:
+        print(f"openapiopenai eval: no WER: {reason}", file=sys.stderr)
+        return 0
+    transcriber = load_transcriber(args.transcription_model)
+    for folder in folders:
+        with tqdm(
+            unit="file", desc=f"WER {folder}", file=sys.stderr, disable=args.no_progress or None
+        ) as bar:
+            results = noisy_wer(
+                folder,
+                noise,
+                transcriber,
+                denoiser,
+                model=load_model(args.backend),
+                config=config,
+                limit_files=args.limit_files,
+                chunk_ms=args.chunk_ms,
+                progress=lambda _: bar.update(1),
+            )
+        name = Path(folder).name
+        if args.json:
+            rows = [
+                {"dataset": name, "condition": c, "noise_reduction": s, "model": transcriber.name, **r.row()}
+                for (c, s), r in results.items()
+            ]
+            print(json.dumps(rows, indent=1))
+        else:
+            first = next(iter(results.values()))
+            print()
+            print(
+                f"word error rate, {name} in the same noise ({transcriber.name}, "
+                f"{len(first.references)} files, Whisper English normaliser, corpus WER %): "
+                "turn by turn (what a client receives) and whole file"
+            )
+            print(noisy_wer_table(results))
     return 0

@@ -40,19 +40,29 @@ LEAD_S = 0.3
 Audio = npt.NDArray[np.float32]
 
 
-def synthesise(text: str) -> tuple[Audio, int]:
-    """One utterance from espeak-ng, trimmed to where it is audible, peak-normalised."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
+def espeak(text: str, voice: str = VOICE, speed: int = SPEED) -> tuple[Audio, int]:
+    """One utterance from espeak-ng at its own rate, trimmed to where it is audible."""
+    program = shutil.which("espeak-ng")
+    if program is None:
         raise SystemExit("espeak-ng not found: apt-get install -y espeak-ng")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "utterance.wav"
-        subprocess.run([espeak, "-v", VOICE, "-s", str(SPEED), "-w", str(wav), text], check=True)
+        subprocess.run([program, "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True)
         samples, rate = sf.read(wav, dtype="float32", always_2d=True)
     mono = samples[:, 0]
     audible = np.flatnonzero(np.abs(mono) > 0.01 * np.abs(mono).max())
-    trimmed = mono[audible[0] : audible[-1] + 1]
-    return (trimmed * (PEAK / np.abs(trimmed).max())).astype(np.float32), int(rate)
+    return mono[audible[0] : audible[-1] + 1], int(rate)
+
+
+def peak_normalised(samples: Audio) -> Audio:
+    """``samples`` scaled to the fixtures' peak level."""
+    return (samples * (PEAK / np.abs(samples).max())).astype(np.float32)
+
+
+def synthesise(text: str) -> tuple[Audio, int]:
+    """One utterance from espeak-ng, trimmed to where it is audible, peak-normalised."""
+    trimmed, rate = espeak(text)
+    return peak_normalised(trimmed), rate
 
 
 def silence_s(seconds: float, rate: int) -> Audio:

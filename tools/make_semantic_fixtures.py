@@ -22,10 +22,7 @@ padding (801 frames, the last dropped by that extractor, leaving 800). The test 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +31,7 @@ import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_fixtures import LEAD_S, OUT, PEAK
+from make_fixtures import LEAD_S, OUT, espeak, peak_normalised
 
 RATE = 16_000
 #: clip -> (text, espeak-ng voice, words per minute)
@@ -53,19 +50,8 @@ Audio = npt.NDArray[np.float32]
 
 def synthesise(text: str, voice: str, speed: int) -> Audio:
     """One utterance at 16 kHz, trimmed to where it is audible, peak-normalised."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise SystemExit("espeak-ng not found: apt-get install -y espeak-ng")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "utterance.wav"
-        subprocess.run([espeak, "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True)
-        samples, rate = sf.read(wav, dtype="float32", always_2d=True)
-    mono = samples[:, 0]
-    audible = np.flatnonzero(np.abs(mono) > 0.01 * np.abs(mono).max())
-    trimmed = mono[audible[0] : audible[-1] + 1]
-    resampled = np.asarray(soxr.resample(trimmed, int(rate), RATE), dtype=np.float32)
-    scaled: Audio = (resampled * (PEAK / np.abs(resampled).max())).astype(np.float32)
-    return scaled
+    trimmed, rate = espeak(text, voice, speed)
+    return peak_normalised(np.asarray(soxr.resample(trimmed, rate, RATE), dtype=np.float32))
 
 
 def mel_reference(audio: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:

@@ -258,19 +258,14 @@ def _report_noisy_wer(
 
     from tqdm import tqdm
 
-    from openapiopenai.asr import load_transcriber, unavailable_reason
     from openapiopenai.evaluation.noisy import noisy_wer, noisy_wer_table
-    from openapiopenai.evaluation.wer import has_transcripts
+    from openapiopenai.evaluation.wer_cli import wer_folders
     from openapiopenai.vad.registry import load_model
 
-    folders = [f for f in args.folders if has_transcripts(f)]
-    if not folders:
+    found = wer_folders(args)
+    if found is None:
         return 0
-    reason = unavailable_reason(args.transcription_model)
-    if reason is not None:
-        print(f"openapiopenai eval: no WER: {reason}", file=sys.stderr)
-        return 0
-    transcriber = load_transcriber(args.transcription_model)
+    folders, transcriber = found
     for folder in folders:
         with tqdm(
             unit="file", desc=f"WER {folder}", file=sys.stderr, disable=args.no_progress or None

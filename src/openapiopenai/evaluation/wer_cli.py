@@ -5,27 +5,42 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from openapiopenai.turns.config import TurnDetectionConfig
 
-__all__ = ["report_wer"]
+if TYPE_CHECKING:
+    from openapiopenai.asr import Transcriber
+
+__all__ = ["report_wer", "wer_folders"]
+
+
+def wer_folders(args: argparse.Namespace) -> tuple[list[str], Transcriber] | None:
+    """The folders of ``args.folders`` that have a ``transcripts.csv`` and the transcriber to
+    score them with; None (after saying why on stderr) when there is nothing to do."""
+    from openapiopenai.asr import load_transcriber, unavailable_reason
+    from openapiopenai.evaluation.wer import has_transcripts
+
+    folders = [f for f in args.folders if has_transcripts(f)]
+    if not folders:
+        return None
+    reason = unavailable_reason(args.transcription_model)
+    if reason is not None:
+        print(f"openapiopenai eval: no WER: {reason}", file=sys.stderr)
+        return None
+    return folders, load_transcriber(args.transcription_model)
 
 
 def report_wer(args: argparse.Namespace, config: TurnDetectionConfig) -> int:
     """Turn-by-turn vs whole-file WER per folder that has transcripts (see ``evaluation.wer``)."""
     from tqdm import tqdm
 
-    from openapiopenai.asr import load_transcriber, unavailable_reason
-    from openapiopenai.evaluation.wer import evaluate_folder, has_transcripts, table
+    from openapiopenai.evaluation.wer import evaluate_folder, table
 
-    folders = [f for f in args.folders if has_transcripts(f)]
-    if not folders:
+    found = wer_folders(args)
+    if found is None:
         return 0
-    reason = unavailable_reason(args.transcription_model)
-    if reason is not None:
-        print(f"openapiopenai eval: no WER: {reason}", file=sys.stderr)
-        return 0
-    transcriber = load_transcriber(args.transcription_model)
+    folders, transcriber = found
     results = []
     for folder in folders:
         hide = args.no_progress or None

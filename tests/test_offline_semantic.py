@@ -17,8 +17,7 @@ from openapiopenai import Detector
 from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.turns.config import SemanticVadConfig
 from tests.audio._data import COMPLETE_SENTENCE, SENTENCE_REST, UNFINISHED_SENTENCE, fixture_at
-
-RATE = 24_000
+from tests.synth import RATE, silence
 
 
 def speech(name: str) -> np.ndarray:
@@ -26,13 +25,9 @@ def speech(name: str) -> np.ndarray:
     return fixture_at(name, RATE)
 
 
-def silence(ms: int) -> np.ndarray:
-    return np.zeros(ms * RATE // 1000, dtype=np.float32)
-
-
 def turns(config: SemanticVadConfig | None, *parts: np.ndarray) -> list[dict[str, Any]]:
-    detector = Detector(config)
-    events = detector.feed(encode(PCM16_24K, np.concatenate(parts)))
+    """The speech_started/stopped events of ``parts`` (24 kHz) streamed through the offline driver."""
+    events = Detector(config).feed(encode(PCM16_24K, np.concatenate(parts)))
     dicts = [e.to_dict() for e in events]
     return [e for e in dicts if e["type"].startswith("input_audio_buffer.speech")]
 

@@ -7,21 +7,18 @@ The same checks on the repository's synthetic speech, which run everywhere, are 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
-from openapiopenai import Detector
-from openapiopenai.audio.formats import PCM16_24K, encode
 from openapiopenai.offline import read_audio
 from openapiopenai.turns.config import SemanticVadConfig
 from openapiopenai.turns.semantic import EAGERNESS_THRESHOLD
 from openapiopenai.vad.smart_turn import SmartTurnModel
 from tests._librispeech import FOLDER, libri_audio, libri_span
 from tests.audio._data import shared_dataset
+from tests.synth import RATE, silence
+from tests.test_offline_semantic import stop_ms, turns
 
-RATE = 24_000
 COMPLETE = "19-198-0002.flac"
 
 
@@ -76,20 +73,6 @@ def speech(name: str, *, half: bool = False) -> np.ndarray:
     start_s, end_s = libri_span(name)
     end_s = (start_s + end_s) / 2 if half else end_s
     return audio[: int(end_s * RATE)]
-
-
-def silence(ms: int) -> np.ndarray:
-    return np.zeros(ms * RATE // 1000, dtype=np.float32)
-
-
-def turns(config: SemanticVadConfig | None, *parts: np.ndarray) -> list[dict[str, Any]]:
-    events = Detector(config).feed(encode(PCM16_24K, np.concatenate(parts)))
-    dicts = [e.to_dict() for e in events]
-    return [e for e in dicts if e["type"].startswith("input_audio_buffer.speech")]
-
-
-def stop_ms(events: list[dict[str, Any]]) -> list[int]:
-    return [e["audio_end_ms"] for e in events if e["type"] == "input_audio_buffer.speech_stopped"]
 
 
 def test_a_real_complete_sentence_ends_sooner_than_the_silence_window() -> None:
